@@ -1,0 +1,290 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import type { EntityName } from '../canonical/index.js';
+import { hashApiKey } from '../intake/api-keys.js';
+import { compileMapping, MappingError, type Mapping } from '../mapping/index.js';
+import { resolveEnvRefs } from './env.js';
+import { ProjectFileSchema, type ProjectFile, type SystemFile } from './schema.js';
+
+export const PROJECT_FILE = 'causeway.yaml';
+
+export interface ConfigProblem {
+  file: string;
+  line?: number | undefined;
+  message: string;
+}
+
+/** Everything wrong with a project, each problem with its file and line. */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(
+      `invalid project:\n${problems.map((p) => `  ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface TopicConfig {
+  name: string;
+  mapping: Mapping;
+  /** Path segments to the source event id in the payload, when configured. */
+  eventIdPath: string[] | undefined;
+}
+
+export interface InboundAuthConfig {
+  apiKeyHash?: string;
+  standardWebhooks?: { secrets: string[]; toleranceSeconds: number };
+  hmac?: { header: string; secrets: string[]; encoding: 'base64' | 'hex'; prefix: string; algorithm: 'sha256' | 'sha1' | 'sha512' };
+}
+
+export interface SystemConfig {
+  name: string;
+  kind: string;
+  description: string | undefined;
+  auth: InboundAuthConfig;
+  topics: Map<string, TopicConfig>;
+  config: Record<string, unknown>;
+}
+
+export interface Ownership {
+  /** Entity → the system that owns the whole entity. */
+  entities: Map<EntityName, string>;
+  /** Entity → field → the system that owns that field. */
+  fields: Map<EntityName, Map<string, string>>;
+}
+
+export interface Project {
+  dir: string;
+  file: string;
+  name: string;
+  systems: Map<string, SystemConfig>;
+  ownership: Ownership;
+  /** The validated document, for the parts other modules compile themselves (flows). */
+  raw: ProjectFile;
+  /** Finds the line of a path in causeway.yaml, for later checks' messages. */
+  lineOf(path: readonly (string | number)[]): number | undefined;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateFile = ajv.compile<ProjectFile>(ProjectFileSchema);
+
+function problemFromAjv(e: ErrorObject, lineOf: (p: (string | number)[]) => number | undefined, file: string): ConfigProblem {
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let message = e.message ?? 'is invalid';
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    path.push(extra);
+    message = `unknown key "${extra}"`;
+  } else if (e.keyword === 'required') {
+    message = `missing "${(e.params as { missingProperty: string }).missingProperty}"`;
+  } else if (e.keyword === 'enum' || e.keyword === 'const') {
+    message = `${message}: ${JSON.stringify(e.params)}`;
+  }
+  const where = path.length ? path.join('.') : '(top level)';
+  const line = lineOf(path);
+  return { file, ...(line ? { line } : {}), message: `${where}: ${message}` };
+}
+
+function makeLineOf(doc: Document, counter: LineCounter) {
+  return (path: readonly (string | number)[]): number | undefined => {
+    // Walk down as far as the path exists; report the deepest node found.
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
+      if (node && typeof node === 'object' && 'range' in node && node.range) {
+        return counter.linePos(node.range[0]).line;
+      }
+      if (n === 0 && doc.contents?.range) return counter.linePos(doc.contents.range[0]).line;
+    }
+    return undefined;
+  };
+}
+
+/** `id` or `meta.event_id` → ['meta', 'event_id']; a leading `$.` is allowed. */
+function eventIdPath(path: string | undefined): string[] | undefined {
+  if (!path) return undefined;
+  return path.replace(/^\$\.?/, '').split('.').filter((s) => s.length > 0);
+}
+
+/**
+ * Loads and validates a project folder. Throws ConfigError listing every
+ * problem found; never returns a half-valid project.
+ */
+export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): Project {
+  const absDir = resolve(dir);
+  const file = join(absDir, PROJECT_FILE);
+  const shown = relative(process.cwd(), file) || PROJECT_FILE;
+  if (!existsSync(file)) throw new ConfigError([{ file: shown, message: `no ${PROJECT_FILE} in ${absDir}` }]);
+  const text = readFileSync(file, 'utf8');
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const problems: ConfigProblem[] = [];
+  for (const err of doc.errors) {
+    problems.push({ file: shown, line: counter.linePos(err.pos[0]).line, message: err.message.split('\n')[0] ?? err.message });
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  // Resolve ${env:…} in every string scalar, reporting the line of each one we cannot.
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'string') return;
+      const { value, missing } = resolveEnvRefs(node.value, env);
+      for (const name of missing) {
+        problems.push({
+          file: shown,
+          ...(node.range ? { line: counter.linePos(node.range[0]).line } : {}),
+          message: `environment variable ${name} is not set`,
+        });
+      }
+      node.value = value;
+    },
+  });
+
+  const lineOf = makeLineOf(doc, counter);
+  const data: unknown = doc.toJS();
+  if (!validateFile(data)) {
+    for (const e of validateFile.errors ?? []) problems.push(problemFromAjv(e, lineOf, shown));
+    throw new ConfigError(dedupe(problems));
+  }
+
+  const systems = new Map<string, SystemConfig>();
+  for (const [name, sys] of Object.entries(data.systems)) {
+    systems.set(name, buildSystem(name, sys, absDir, shown, lineOf, problems));
+  }
+  const ownership = buildOwnership(data, shown, lineOf, problems);
+  if (problems.length) throw new ConfigError(dedupe(problems));
+  return { dir: absDir, file, name: data.name ?? 'causeway', systems, ownership, raw: data, lineOf };
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.line}:${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * A mapping is a `.jsonata` file relative to the project (preferred: it can be
+ * reviewed and tested) or an inline expression.
+ */
+export function loadMapping(
+  spec: string,
+  dir: string,
+  where: { file: string; line: number | undefined },
+  problems: ConfigProblem[],
+): Mapping | undefined {
+  let expression = spec;
+  let source = `${where.file}${where.line ? `:${where.line}` : ''}`;
+  if (/\.jsonata$/.test(spec.trim())) {
+    const path = isAbsolute(spec) ? spec : join(dir, spec);
+    if (!resolve(path).startsWith(dir)) {
+      problems.push({ ...where, message: `mapping file ${spec} is outside the project folder` });
+      return undefined;
+    }
+    if (!existsSync(path) || !statSync(path).isFile()) {
+      problems.push({ ...where, message: `mapping file ${spec} not found` });
+      return undefined;
+    }
+    expression = readFileSync(path, 'utf8');
+    source = relative(process.cwd(), path) || spec;
+  }
+  try {
+    return compileMapping(expression, source);
+  } catch (e) {
+    if (e instanceof MappingError) {
+      problems.push({ file: e.source.replace(/:\d+$/, ''), ...(e.line ? { line: e.line } : {}), message: e.message.replace(/^[^ ]+: /, '') });
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+function buildSystem(
+  name: string,
+  sys: SystemFile,
+  dir: string,
+  file: string,
+  lineOf: (p: (string | number)[]) => number | undefined,
+  problems: ConfigProblem[],
+): SystemConfig {
+  const topics = new Map<string, TopicConfig>();
+  for (const [topic, t] of Object.entries(sys.topics ?? {})) {
+    const mapping = loadMapping(t.mapping, dir, { file, line: lineOf(['systems', name, 'topics', topic, 'mapping']) }, problems);
+    if (mapping) topics.set(topic, { name: topic, mapping, eventIdPath: eventIdPath(t.event_id) });
+  }
+  const auth: InboundAuthConfig = {};
+  if (sys.auth?.api_key) auth.apiKeyHash = hashApiKey(sys.auth.api_key);
+  if (sys.auth?.standard_webhooks) {
+    auth.standardWebhooks = {
+      secrets: sys.auth.standard_webhooks.secrets,
+      toleranceSeconds: sys.auth.standard_webhooks.tolerance_seconds ?? 300,
+    };
+  }
+  if (sys.auth?.hmac) {
+    auth.hmac = {
+      header: sys.auth.hmac.header.toLowerCase(),
+      secrets: sys.auth.hmac.secrets,
+      encoding: sys.auth.hmac.encoding ?? 'base64',
+      prefix: sys.auth.hmac.prefix ?? '',
+      algorithm: sys.auth.hmac.algorithm ?? 'sha256',
+    };
+  }
+  if (topics.size > 0 && !auth.apiKeyHash && !auth.standardWebhooks && !auth.hmac) {
+    problems.push({
+      file,
+      ...(lineOf(['systems', name, 'topics']) ? { line: lineOf(['systems', name, 'topics']) as number } : {}),
+      message: `systems.${name} receives topics but has no auth: set auth.api_key, auth.standard_webhooks or auth.hmac`,
+    });
+  }
+  return { name, kind: sys.kind, description: sys.description, auth, topics, config: sys.config ?? {} };
+}
+
+const ENTITY_SET = new Set(['customer', 'product', 'order', 'inventory_level', 'invoice', 'shipment']);
+
+function buildOwnership(
+  data: ProjectFile,
+  file: string,
+  lineOf: (p: (string | number)[]) => number | undefined,
+  problems: ConfigProblem[],
+): Ownership {
+  const entities = new Map<EntityName, string>();
+  const fields = new Map<EntityName, Map<string, string>>();
+  const claim = (system: string, entity: string, what: '*' | string[]) => {
+    const line = lineOf(['systems', system, 'owns']);
+    const at = { file, ...(line ? { line } : {}) };
+    if (!ENTITY_SET.has(entity)) {
+      problems.push({ ...at, message: `systems.${system}.owns: unknown entity "${entity}"` });
+      return;
+    }
+    const e = entity as EntityName;
+    if (what === '*') {
+      const prev = entities.get(e);
+      if (prev && prev !== system) problems.push({ ...at, message: `${entity} is owned by both ${prev} and ${system}` });
+      entities.set(e, system);
+      return;
+    }
+    const map = fields.get(e) ?? new Map<string, string>();
+    for (const f of what) {
+      const prev = map.get(f);
+      if (prev && prev !== system) problems.push({ ...at, message: `${entity}.${f} is owned by both ${prev} and ${system}` });
+      map.set(f, system);
+    }
+    fields.set(e, map);
+  };
+  for (const [name, sys] of Object.entries(data.systems)) {
+    const owns = sys.owns;
+    if (!owns) continue;
+    if (Array.isArray(owns)) for (const e of owns) claim(name, e, '*');
+    else for (const [e, what] of Object.entries(owns)) claim(name, e, what);
+  }
+  return { entities, fields };
+}

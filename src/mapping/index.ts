@@ -1,0 +1,100 @@
+import jsonata from 'jsonata';
+
+/**
+ * Mappings are JSONata expressions. They are declarative and run sandboxed:
+ * JSONata has no access to the process, environment, files or network, and
+ * every evaluation is bounded in time, stack depth and sequence length so a
+ * runaway expression fails that one message or delivery, not the hub.
+ */
+export interface MappingLimits {
+  timeoutMs: number;
+  maxDepth: number;
+  maxSequence: number;
+}
+
+export const DEFAULT_LIMITS: MappingLimits = { timeoutMs: 1000, maxDepth: 300, maxSequence: 100_000 };
+
+export interface Mapping {
+  /** Where it came from, for error messages: a file path or `inline`. */
+  readonly source: string;
+  readonly expression: string;
+  evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
+}
+
+export class MappingError extends Error {
+  readonly source: string;
+  readonly line: number | undefined;
+  readonly jsonataCode: string | undefined;
+  constructor(message: string, source: string, options: { line?: number; code?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MappingError';
+    this.source = source;
+    this.line = options.line;
+    this.jsonataCode = options.code;
+  }
+}
+
+interface JsonataFailure {
+  code?: string;
+  message?: string;
+  position?: number;
+  token?: string;
+}
+
+function lineOf(text: string, position: number | undefined): number | undefined {
+  if (position === undefined || position < 0) return undefined;
+  let line = 1;
+  for (let i = 0; i < Math.min(position, text.length); i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function describe(e: unknown): JsonataFailure {
+  if (typeof e === 'object' && e !== null) return e as JsonataFailure;
+  return { message: String(e) };
+}
+
+/** Compiles an expression; a syntax error names the source and line. */
+export function compileMapping(expression: string, source: string, limits: MappingLimits = DEFAULT_LIMITS): Mapping {
+  let compiled: jsonata.Expression;
+  try {
+    // The third argument is jsonata 2.x's guardrails (not in its typings).
+    const withOptions = jsonata as unknown as (
+      e: string,
+      o: { timeout: number; stack: number; sequence: number },
+    ) => jsonata.Expression;
+    compiled = withOptions(expression, { timeout: limits.timeoutMs, stack: limits.maxDepth, sequence: limits.maxSequence });
+  } catch (e) {
+    const f = describe(e);
+    const line = lineOf(expression, f.position);
+    throw new MappingError(
+      `${source}${line ? `:${line}` : ''}: JSONata syntax error: ${f.message ?? 'invalid expression'}`,
+      source,
+      { ...(line ? { line } : {}), ...(f.code ? { code: f.code } : {}), cause: e },
+    );
+  }
+  return {
+    source,
+    expression,
+    async evaluate(input, bindings) {
+      try {
+        return await compiled.evaluate(input, bindings);
+      } catch (e) {
+        const f = describe(e);
+        const line = lineOf(expression, f.position);
+        const why =
+          f.code === 'D1012'
+            ? `ran longer than ${limits.timeoutMs} ms and was stopped`
+            : f.code === 'D1011'
+              ? `nested deeper than ${limits.maxDepth} and was stopped`
+              : f.code === 'D2015'
+                ? `produced more than ${limits.maxSequence} items and was stopped`
+                : (f.message ?? String(e));
+        throw new MappingError(`${source}${line ? `:${line}` : ''}: ${why}`, source, {
+          ...(line ? { line } : {}),
+          ...(f.code ? { code: f.code } : {}),
+          cause: e,
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import type { Logger } from 'pino';
+import type { Project } from '../config/load.js';
+import { errorMessage, isCausewayError } from '../errors.js';
+import { applyWrite, type ChangeListener, type WriteOutcome } from '../records/write.js';
+import type { Db, Queryable } from '../store/db.js';
+import { claimReceived, markFailed, markProcessed, type InboxMessage } from '../store/inbox.js';
+import { findByExternalId } from '../store/records.js';
+import { MappingOutputError, parseMappedItems } from './items.js';
+
+export interface NormalizeStats {
+  processed: number;
+  failed: number;
+  outcomes: Partial<Record<WriteOutcome['outcome'], number>>;
+}
+
+export interface NormalizerOptions {
+  db: Db;
+  project: () => Project;
+  log: Logger;
+  onChange?: ChangeListener;
+  batchSize?: number;
+  /** How often to look for work when nobody signals (other processes' intake). */
+  idlePollMs?: number;
+  onBatch?: (stats: NormalizeStats) => void;
+}
+
+/** A message the normalizer could not turn into records: kept with its error, re-runnable. */
+class MessageFailure extends Error {}
+
+/**
+ * Turns committed inbox messages into canonical records. Each batch is one
+ * transaction: the messages are claimed, mapped, their records written with
+ * their changes (and, through `onChange`, the deliveries they cause), and
+ * the messages marked processed — all or nothing. A message whose mapping
+ * fails is marked failed with the reason in the same transaction; it stays
+ * in the inbox to be fixed and re-run.
+ */
+export class Normalizer {
+  private running = false;
+  private wake: (() => void) | undefined;
+  private pending = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: NormalizerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Something was committed to the inbox: look now rather than at the next poll. */
+  signal(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const idle = this.options.idlePollMs ?? 500;
+    let backoff = 0;
+    while (this.running) {
+      this.pending = false;
+      try {
+        const stats = await this.processBatch();
+        backoff = 0;
+        if (stats.processed + stats.failed > 0) continue;
+      } catch (e) {
+        backoff = Math.min(backoff ? backoff * 2 : 100, 5000);
+        this.options.log.error({ err: errorMessage(e) }, 'normalize batch failed; will retry');
+      }
+      if (!this.running || this.pending) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, backoff || idle);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Normalizes up to one batch; returns what it did. Exposed for tests and tools. */
+  async processBatch(): Promise<NormalizeStats> {
+    const stats: NormalizeStats = { processed: 0, failed: 0, outcomes: {} };
+    const project = this.options.project();
+    await this.options.db.tx(async (q) => {
+      const messages = await claimReceived(q, this.options.batchSize ?? 200);
+      for (const m of messages) {
+        const now = Date.now();
+        // A savepoint per message: a failure halfway through its items leaves none of them.
+        await q.run('SAVEPOINT normalize_message');
+        try {
+          const outcomes = await this.normalizeOne(q, m, project);
+          await q.run('RELEASE SAVEPOINT normalize_message');
+          for (const o of outcomes) stats.outcomes[o.outcome] = (stats.outcomes[o.outcome] ?? 0) + 1;
+          await markProcessed(q, m.id, now);
+          stats.processed++;
+        } catch (e) {
+          if (!(e instanceof MessageFailure)) throw e;
+          await q.run('ROLLBACK TO SAVEPOINT normalize_message');
+          await q.run('RELEASE SAVEPOINT normalize_message');
+          await markFailed(q, m.id, e.message, now);
+          stats.failed++;
+          this.options.log.warn({ trace_id: m.traceId, inbox_id: m.id, system: m.system, topic: m.topic, err: e.message }, 'message not normalized');
+        }
+      }
+    });
+    if (stats.processed + stats.failed > 0) this.options.onBatch?.(stats);
+    return stats;
+  }
+
+  private async normalizeOne(q: Queryable, m: InboxMessage, project: Project): Promise<WriteOutcome[]> {
+    const topic = project.systems.get(m.system)?.topics.get(m.topic);
+    if (!topic) throw new MessageFailure(`system ${m.system} has no topic ${m.topic} in the current project`);
+    let output: unknown;
+    try {
+      output = await topic.mapping.evaluate(JSON.parse(m.body), { system: m.system, topic: m.topic });
+    } catch (e) {
+      throw new MessageFailure(`mapping failed: ${errorMessage(e)}`);
+    }
+    let items;
+    try {
+      items = parseMappedItems(output);
+    } catch (e) {
+      if (e instanceof MappingOutputError) throw new MessageFailure(`mapping output: ${e.message}`);
+      throw e;
+    }
+    const outcomes: WriteOutcome[] = [];
+    for (const item of items) {
+      const data = { ...item.data };
+      for (const ref of item.refs) {
+        const id = await findByExternalId(q, ref.system ?? m.system, ref.entity, ref.externalId);
+        if (id) data[ref.field] = id;
+      }
+      try {
+        outcomes.push(
+          await applyWrite(
+            q,
+            { entity: item.entity, system: m.system, externalId: item.externalId, data, delete: item.delete, traceId: m.traceId, inboxId: m.id },
+            { ownership: project.ownership, onChange: this.options.onChange },
+          ),
+        );
+      } catch (e) {
+        if (isCausewayError(e) && e.code === 'validation_failed') {
+          const why = (e.details ?? []).map((d) => `${d.path ?? ''} ${d.message}`.trim()).join('; ');
+          throw new MessageFailure(`${e.message}: ${why}`);
+        }
+        throw e;
+      }
+    }
+    return outcomes;
+  }
+}

@@ -1,0 +1,41 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The hub's Prometheus metrics, one registry per hub instance. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'causeway_process_' });
+  return {
+    registry,
+    inbound: new Counter({
+      name: 'causeway_inbound_messages_total',
+      help: 'Inbound messages by system, topic and outcome (accepted, duplicate, rejected)',
+      labelNames: ['system', 'topic', 'outcome'] as const,
+      registers: [registry],
+    }),
+    inboxBatch: new Histogram({
+      name: 'causeway_inbox_commit_batch_size',
+      help: 'Messages committed per inbox transaction (group commit)',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
+    normalized: new Counter({
+      name: 'causeway_normalized_messages_total',
+      help: 'Inbox messages normalized, by result (processed, failed)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    recordWrites: new Counter({
+      name: 'causeway_record_writes_total',
+      help: 'Record writes by outcome (created, updated, unchanged, deleted, refused)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    inboxBacklog: new Gauge({
+      name: 'causeway_inbox_backlog',
+      help: 'Inbox messages waiting to be normalized',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,123 @@
+import type { Queryable } from './db.js';
+
+export const INBOX_STATUSES = ['received', 'processed', 'failed'] as const;
+export type InboxStatus = (typeof INBOX_STATUSES)[number];
+
+export interface InboxMessage {
+  id: number;
+  system: string;
+  topic: string;
+  eventId: string | null;
+  status: InboxStatus;
+  contentType: string;
+  body: string;
+  traceId: string;
+  error: string | null;
+  attempts: number;
+  receivedAt: number;
+  processedAt: number | null;
+}
+
+interface InboxRow {
+  id: number;
+  system: string;
+  topic: string;
+  event_id: string | null;
+  status: InboxStatus;
+  content_type: string;
+  body: string;
+  trace_id: string;
+  error: string | null;
+  attempts: number;
+  received_at: number;
+  processed_at: number | null;
+}
+
+function fromRow(r: InboxRow): InboxMessage {
+  return {
+    id: r.id,
+    system: r.system,
+    topic: r.topic,
+    eventId: r.event_id,
+    status: r.status,
+    contentType: r.content_type,
+    body: r.body,
+    traceId: r.trace_id,
+    error: r.error,
+    attempts: r.attempts,
+    receivedAt: r.received_at,
+    processedAt: r.processed_at,
+  };
+}
+
+export interface NewInboxMessage {
+  system: string;
+  topic: string;
+  eventId: string | undefined;
+  contentType: string;
+  body: string;
+  traceId: string;
+  receivedAt: number;
+}
+
+const INSERT = `INSERT INTO inbox (system, topic, event_id, status, content_type, body, trace_id, received_at)
+  VALUES (?, ?, ?, 'received', ?, ?, ?, ?)
+  ON CONFLICT (system, event_id) DO NOTHING RETURNING id`;
+
+/**
+ * Appends one message; when its (system, event id) was seen before, returns
+ * the original message's id instead and `duplicate: true`.
+ */
+export async function insertInbox(q: Queryable, m: NewInboxMessage): Promise<{ id: number; duplicate: boolean; traceId: string }> {
+  const row = await q.get<{ id: number }>(INSERT, [m.system, m.topic, m.eventId ?? null, m.contentType, m.body, m.traceId, m.receivedAt]);
+  if (row) return { id: row.id, duplicate: false, traceId: m.traceId };
+  const existing = await q.get<{ id: number; trace_id: string }>('SELECT id, trace_id FROM inbox WHERE system = ? AND event_id = ?', [
+    m.system,
+    m.eventId ?? null,
+  ]);
+  if (!existing) throw new Error('inbox insert conflicted but the original row is missing');
+  return { id: existing.id, duplicate: true, traceId: existing.trace_id };
+}
+
+export async function getInbox(q: Queryable, id: number): Promise<InboxMessage | undefined> {
+  const r = await q.get<InboxRow>('SELECT * FROM inbox WHERE id = ?', [id]);
+  return r ? fromRow(r) : undefined;
+}
+
+/**
+ * The next messages to normalize, oldest first. On PostgreSQL the rows are
+ * locked and skipped by other processes until this transaction ends.
+ */
+export async function claimReceived(q: Queryable, limit: number): Promise<InboxMessage[]> {
+  const lock = q.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+  const rows = await q.all<InboxRow>(`SELECT * FROM inbox WHERE status = 'received' ORDER BY id LIMIT ?${lock}`, [limit]);
+  return rows.map(fromRow);
+}
+
+export async function markProcessed(q: Queryable, id: number, at: number): Promise<void> {
+  await q.run(`UPDATE inbox SET status = 'processed', error = NULL, attempts = attempts + 1, processed_at = ? WHERE id = ?`, [at, id]);
+}
+
+export async function markFailed(q: Queryable, id: number, error: string, at: number): Promise<void> {
+  await q.run(`UPDATE inbox SET status = 'failed', error = ?, attempts = attempts + 1, processed_at = ? WHERE id = ?`, [
+    error.slice(0, 4000),
+    at,
+    id,
+  ]);
+}
+
+/** Puts failed messages back in the queue (after a mapping was fixed). */
+export async function requeueFailed(q: Queryable, filter: { id?: number; system?: string }): Promise<number> {
+  if (filter.id !== undefined) {
+    return (await q.run(`UPDATE inbox SET status = 'received' WHERE id = ? AND status = 'failed'`, [filter.id])).changes;
+  }
+  if (filter.system !== undefined) {
+    return (await q.run(`UPDATE inbox SET status = 'received' WHERE system = ? AND status = 'failed'`, [filter.system])).changes;
+  }
+  return (await q.run(`UPDATE inbox SET status = 'received' WHERE status = 'failed'`)).changes;
+}
+
+export async function countReceived(q: Queryable): Promise<number> {
+  const r = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM inbox WHERE status = 'received'`);
+  return Number(r?.n ?? 0);
+}

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface HubProcess {
+  child: ChildProcess;
+  url: string;
+  /** Resolves with the exit code or signal. */
+  exited: Promise<number | string | null>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  logs: string[];
+}
+
+/**
+ * Starts `causeway start` as a child process on a free port and resolves
+ * once it logged that it listens. Logs are kept for failure messages.
+ */
+export async function startHubProcess(options: { project: string; databaseUrl: string; env?: Record<string, string>; args?: string[] }): Promise<HubProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--project', options.project, '--port', '0', ...(options.args ?? [])], {
+    env: { ...process.env, DATABASE_URL: options.databaseUrl, LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start in 30 s:\n${logs.join('\n')}`)), 30_000);
+    const onLine = (line: string) => {
+      logs.push(line);
+      if (logs.length > 2000) logs.shift();
+      try {
+        const entry = JSON.parse(line) as { msg?: string; address?: string };
+        if (entry.msg === 'hub listening' && entry.address) {
+          clearTimeout(timer);
+          resolve(entry.address);
+        }
+      } catch {
+        // not a log line
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`hub exited (${String(code)}) before listening:\n${logs.join('\n')}`));
+    });
+  });
+  return {
+    child,
+    url,
+    exited,
+    logs,
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
