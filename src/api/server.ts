@@ -78,10 +78,12 @@ function toCausewayError(err: FastifyError | CausewayError): CausewayError {
   const fe = err as FastifyError;
   if (fe.validation) {
     return new CausewayError('validation_failed', `invalid ${fe.validationContext ?? 'request'}`, {
-      details: fe.validation.map((v) => ({
-        path: `${v.instancePath || '/'}${v.keyword === 'additionalProperties' ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}` : ''}`,
-        message: v.keyword === 'additionalProperties' ? 'unknown field' : (v.message ?? 'invalid'),
-      })),
+      details: fe.validation.map((v) => {
+        const params = v.params as { additionalProperty?: string; missingProperty?: string };
+        if (v.keyword === 'additionalProperties') return { path: `${v.instancePath}/${String(params.additionalProperty)}`, message: 'unknown field' };
+        if (v.keyword === 'required') return { path: `${v.instancePath}/${String(params.missingProperty)}`, message: 'is required' };
+        return { path: v.instancePath || '/', message: v.message ?? 'invalid' };
+      }),
     });
   }
   switch (fe.code) {

@@ -146,6 +146,8 @@ export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): 
     },
   });
 
+  // An unset variable leaves an empty value that would fail again below: report it once.
+  if (problems.length) throw new ConfigError(problems);
   const lineOf = makeLineOf(doc, counter);
   const data: unknown = doc.toJS();
   if (!validateFile(data)) {

@@ -74,18 +74,20 @@ export async function applyWrite(q: Queryable, w: RecordWrite, ctx: WriteContext
       else incoming[field] = current;
     }
   }
-  if (overridden.length) {
+  const refuseFields = async (recordIdValue: string) => {
+    if (!overridden.length) return;
+    const owners = [...new Set(overridden.map((f) => fieldOwners?.get(f)))].join(', ');
     await insertRefusal(q, {
       inboxId: w.inboxId,
       system: w.system,
       entity: w.entity,
       externalId: w.externalId,
-      recordId: existing?.id ?? null,
-      reason: `fields ${overridden.join(', ')} are owned by ${overridden.map((f) => fieldOwners?.get(f)).join(', ')}; kept their values`,
+      recordId: recordIdValue,
+      reason: `fields ${overridden.join(', ')} are owned by ${owners}; kept their values`,
       traceId: w.traceId,
       at: now,
     });
-  }
+  };
 
   if (w.delete) {
     if (!existing || existing.deleted) {
@@ -106,6 +108,8 @@ export async function applyWrite(q: Queryable, w: RecordWrite, ctx: WriteContext
     });
   }
   const hash = contentHash(merged);
+  const id = existing?.id ?? recordId(ENTITIES[w.entity].idPrefix);
+  await refuseFields(id);
   if (existing && existing.hash === hash && !existing.deleted) {
     // The same content again (often our own update echoed back): no new version.
     return { outcome: 'unchanged', recordId: existing.id, version: existing.version };
@@ -114,7 +118,7 @@ export async function applyWrite(q: Queryable, w: RecordWrite, ctx: WriteContext
     return writeVersion(q, w, ctx, { ...existing, data: merged, hash, deleted: false }, existing, 'updated', now);
   }
   const created: StoredRecord = {
-    id: recordId(ENTITIES[w.entity].idPrefix),
+    id,
     entity: w.entity,
     version: 1,
     data: merged,

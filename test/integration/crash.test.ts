@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { DIALECTS, freshDb, type TestDb } from '../helpers/db.js';
+import { freshDb, type DIALECTS, type TestDb } from '../helpers/db.js';
 import { startHubProcess } from '../helpers/hub-process.js';
 import { CUSTOMER_MAPPING, SHOP_KEY, SHOP_PROJECT, tempProject } from '../helpers/project.js';
 
@@ -14,8 +14,15 @@ const CONCURRENCY = 32;
  * SIGKILLed in the middle of it, restarted on the same database. Every
  * message that got a 2xx must be in the inbox, and normalized after restart.
  */
-for (const dialect of DIALECTS) {
-  describe(`crash during intake on ${dialect}`, () => {
+const CASES: Array<[(typeof DIALECTS)[number], NodeJS.Signals]> = [
+  ['sqlite', 'SIGKILL'],
+  ['postgres', 'SIGKILL'],
+  // Graceful shutdown: stop accepting, finish the commits in flight, exit 0.
+  ['sqlite', 'SIGTERM'],
+];
+
+for (const [dialect, signal] of CASES) {
+  describe(`${signal} during intake on ${dialect}`, () => {
     const project = tempProject(SHOP_PROJECT, { 'mappings/customer.jsonata': CUSTOMER_MAPPING });
     let t: TestDb;
     after(async () => {
@@ -23,7 +30,7 @@ for (const dialect of DIALECTS) {
       await t?.cleanup();
     });
 
-    test('every acknowledged message survives SIGKILL and is normalized after restart', async (ctx) => {
+    test(`every acknowledged message survives ${signal} and is normalized after restart`, async (ctx) => {
       t = await freshDb(dialect, { migrate: false });
       const hub = await startHubProcess({ project: project.dir, databaseUrl: t.url });
       const acked = new Map<string, number>();
@@ -51,16 +58,17 @@ for (const dialect of DIALECTS) {
           if (i === Math.floor(BURST / 3) && killedAt < 0) {
             killedAt = i;
             // Kill while requests are in flight, not between them.
-            setImmediate(() => hub.child.kill('SIGKILL'));
+            setImmediate(() => hub.child.kill(signal));
           }
           await send(i);
         }
       });
       await Promise.all(workers);
-      await hub.exited;
+      const exit = await hub.exited;
+      if (signal === 'SIGTERM') assert.equal(exit, 0, `graceful shutdown exits 0:\n${hub.logs.slice(-20).join('\n')}`);
       assert.ok(acked.size > 0, 'some messages were acknowledged before the kill');
       assert.ok(acked.size < BURST, 'the kill happened mid-burst');
-      ctx.diagnostic(`${acked.size} of ${BURST} messages acknowledged before SIGKILL`);
+      ctx.diagnostic(`${acked.size} of ${BURST} messages acknowledged before ${signal}`);
 
       const restarted = await startHubProcess({ project: project.dir, databaseUrl: t.url });
       try {

@@ -1,0 +1,58 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Hub, type HubOptions } from '../../src/hub.js';
+import { countReceived } from '../../src/store/inbox.js';
+import type { Dialect } from '../../src/store/db.js';
+import { freshDb, type TestDb } from './db.js';
+import { tempProject } from './project.js';
+
+export interface TestHub {
+  hub: Hub;
+  db: TestDb;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A hub in this process on a fresh database, for handler tests through
+ * `hub.app.inject` (no port). Logs are captured, not printed.
+ */
+export async function testHub(
+  dialect: Dialect,
+  yaml: string,
+  files: Record<string, string> = {},
+  options: Partial<HubOptions> = {},
+): Promise<TestHub> {
+  const project = tempProject(yaml, files);
+  const db = await freshDb(dialect, { migrate: false });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString());
+      cb();
+    },
+  });
+  const hub = new Hub({ projectDir: project.dir, db: db.db, log: pino({ level: 'debug' }, sink), env: {}, ...options });
+  await hub.init();
+  return {
+    hub,
+    db,
+    logs,
+    close: async () => {
+      await hub.stop();
+      await db.cleanup();
+      project.cleanup();
+    },
+  };
+}
+
+/** Waits until every committed inbox message is normalized (by the background loop or here). */
+export async function normalized(hub: Hub): Promise<void> {
+  await hub.writer.drain();
+  const deadline = Date.now() + 20_000;
+  while ((await countReceived(hub.db)) > 0) {
+    if (Date.now() > deadline) throw new Error('messages still waiting to be normalized after 20 s');
+    await hub.normalizer.processBatch();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
