@@ -12,6 +12,19 @@ import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb, DEFAULT_DATABASE_URL, type OpenOptions } from './store/open.js';
 import { syncSystems } from './store/systems.js';
+import { closeConnectors } from './connectors/registry.js';
+import { createRouter } from './delivery/router.js';
+import { DeliveryWorker } from './delivery/worker.js';
+import { Leader } from './delivery/leader.js';
+import { ensureSystemStates } from './store/delivery-claim.js';
+
+/**
+ * What a process does: `api` receives (HTTP, intake); `worker` normalizes,
+ * routes and delivers; `all` (the default) both. On PostgreSQL any number of
+ * processes of any role share the work; on SQLite one process does it all.
+ */
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
 
 export interface HubOptions {
   projectDir: string;
@@ -23,6 +36,11 @@ export interface HubOptions {
   env?: NodeJS.ProcessEnv;
   /** Start the background normalizer (default true). */
   normalize?: boolean;
+  /** Start the delivery worker (default true). */
+  deliver?: boolean;
+  role?: Role;
+  /** Delivery worker tuning (tests shorten the lease grace). */
+  worker?: { maxInFlight?: number; idlePollMs?: number; leaseGraceMs?: number };
 }
 
 export const DEFAULT_SETTINGS: HubSettings = { bodyLimit: 1024 * 1024, maxJsonDepth: 64, adminToken: undefined };
@@ -40,6 +58,9 @@ export class Hub {
   app!: FastifyInstance;
   writer!: InboxWriter;
   normalizer!: Normalizer;
+  worker!: DeliveryWorker;
+  leader!: Leader;
+  readonly role: Role;
   private current: Project;
   private ready = false;
   private readonly changeListeners: ChangeListener[] = [];
@@ -49,6 +70,8 @@ export class Hub {
     this.metrics = createMetrics();
     this.settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this.current = loadProject(options.projectDir, options.env ?? process.env);
+    this.role = options.role ?? 'all';
+    this.changeListeners.push(createRouter(() => this.current, () => this.worker?.signal()));
   }
 
   get project(): Project {
@@ -73,6 +96,7 @@ export class Hub {
     this.db = this.options.db ?? (await openDb(this.options.databaseUrl ?? DEFAULT_DATABASE_URL, this.options.dbOptions ?? {}));
     await migrate(this.db);
     await syncSystems(this.db, this.current);
+    await this.db.tx((q) => ensureSystemStates(q, [...this.current.systems.values()].map((x) => [x.name, x.delivery] as [string, typeof x.delivery]), Date.now()));
     this.writer = new InboxWriter(this.db, (n) => {
       this.metrics.inboxBatch.observe(n);
       this.normalizer.signal();
@@ -88,6 +112,15 @@ export class Hub {
         for (const [outcome, n] of Object.entries(s.outcomes)) this.metrics.recordWrites.inc({ outcome }, n);
       },
     });
+    this.worker = new DeliveryWorker({
+      db: this.db,
+      project: () => this.current,
+      log: this.log,
+      metrics: this.metrics,
+      onChange: this.onChange,
+      ...this.options.worker,
+    });
+    this.leader = new Leader({ db: this.db, project: () => this.current, log: this.log, metrics: this.metrics });
     const ctx: HubContext = {
       db: this.db,
       project: () => this.current,
@@ -97,11 +130,15 @@ export class Hub {
       settings: this.settings,
       onChange: this.onChange,
       wakeNormalizer: () => this.normalizer.signal(),
+      wakeWorker: () => this.worker.signal(),
       isReady: () => this.ready,
     };
     this.app = await buildServer(ctx);
     await this.app.ready();
-    if (this.options.normalize !== false) this.normalizer.start();
+    const works = this.role !== 'api';
+    if (works && this.options.normalize !== false) this.normalizer.start();
+    if (works && this.options.deliver !== false) this.worker.start();
+    if (works) this.leader.start();
     this.ready = true;
   }
 
@@ -121,6 +158,9 @@ export class Hub {
     await this.app?.close();
     await this.writer?.drain();
     await this.normalizer?.stop();
+    await this.worker?.stop();
+    await this.leader?.stop();
+    await closeConnectors();
     await this.db?.close();
     this.log.info('hub stopped');
     this.log.flush?.();

@@ -28,6 +28,8 @@ export interface HubContext {
   onChange: ChangeListener | undefined;
   /** Tells the normalizer there is work now. */
   wakeNormalizer(): void;
+  /** Tells the delivery worker there is work now (replays). */
+  wakeWorker(): void;
   /** False while starting or shutting down. */
   isReady(): boolean;
 }

@@ -8,6 +8,9 @@ import { inboundRoutes } from './routes/inbound.js';
 import { inboxRoutes } from './routes/inbox.js';
 import { opsRoutes } from './routes/ops.js';
 import { recordRoutes } from './routes/records.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { ledgerRoutes } from './routes/ledger.js';
+import { statusRoutes } from './routes/status.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -70,6 +73,9 @@ export async function buildServer(ctx: HubContext): Promise<FastifyInstance> {
   await app.register(inboundRoutes(ctx));
   await app.register(recordRoutes(ctx));
   await app.register(inboxRoutes(ctx));
+  await app.register(deliveryRoutes(ctx));
+  await app.register(ledgerRoutes(ctx));
+  await app.register(statusRoutes(ctx));
   return app;
 }
 

@@ -5,8 +5,9 @@ import { LineCounter, parseDocument, visit, type Document, type Node } from 'yam
 import type { EntityName } from '../canonical/index.js';
 import { hashApiKey } from '../intake/api-keys.js';
 import { compileMapping, MappingError, type Mapping } from '../mapping/index.js';
+import { checkSystemConfigs, compileFlows, systemDelivery, type Flow, type SystemDelivery } from '../flows/compile.js';
 import { resolveEnvRefs } from './env.js';
-import { ProjectFileSchema, type ProjectFile, type SystemFile } from './schema.js';
+import { ProjectFileSchema, type AlertsFile, type ProjectFile, type SystemFile } from './schema.js';
 
 export const PROJECT_FILE = 'causeway.yaml';
 
@@ -47,7 +48,9 @@ export interface SystemConfig {
   description: string | undefined;
   auth: InboundAuthConfig;
   topics: Map<string, TopicConfig>;
+  /** Validated against the connector's config schema. */
   config: Record<string, unknown>;
+  delivery: SystemDelivery;
 }
 
 export interface Ownership {
@@ -63,6 +66,8 @@ export interface Project {
   name: string;
   systems: Map<string, SystemConfig>;
   ownership: Ownership;
+  flows: Map<string, Flow>;
+  alerts: AlertsFile;
   /** The validated document, for the parts other modules compile themselves (flows). */
   raw: ProjectFile;
   /** Finds the line of a path in causeway.yaml, for later checks' messages. */
@@ -160,8 +165,20 @@ export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): 
     systems.set(name, buildSystem(name, sys, absDir, shown, lineOf, problems));
   }
   const ownership = buildOwnership(data, shown, lineOf, problems);
+  const configs = checkSystemConfigs(data, shown, lineOf, problems);
+  for (const [name, config] of configs) {
+    const sys = systems.get(name);
+    if (sys) sys.config = config;
+  }
+  const flows = compileFlows(
+    data,
+    shown,
+    lineOf,
+    (spec, line) => loadMapping(spec, absDir, { file: shown, line }, problems),
+    problems,
+  );
   if (problems.length) throw new ConfigError(dedupe(problems));
-  return { dir: absDir, file, name: data.name ?? 'causeway', systems, ownership, raw: data, lineOf };
+  return { dir: absDir, file, name: data.name ?? 'causeway', systems, ownership, flows, alerts: data.alerts ?? {}, raw: data, lineOf };
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
@@ -247,7 +264,7 @@ function buildSystem(
       message: `systems.${name} receives topics but has no auth: set auth.api_key, auth.standard_webhooks or auth.hmac`,
     });
   }
-  return { name, kind: sys.kind, description: sys.description, auth, topics, config: sys.config ?? {} };
+  return { name, kind: sys.kind, description: sys.description, auth, topics, config: sys.config ?? {}, delivery: systemDelivery(sys.delivery) };
 }
 
 const ENTITY_SET = new Set(['customer', 'product', 'order', 'inventory_level', 'invoice', 'shipment']);

@@ -55,9 +55,35 @@ const Ownership = Type.Union([
   Type.Record(Type.String(), Type.Union([Type.Literal('*'), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
 ]);
 
+const Delivery = Type.Object(
+  {
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'deliveries in flight to this system at once, across all hub processes (default 32)' })),
+    rate_limit: Type.Optional(
+      Type.Object(
+        {
+          per_second: Type.Number({ exclusiveMinimum: 0, maximum: 100_000 }),
+          burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'bucket size (default: per_second, at least 1)' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    circuit: Type.Optional(
+      Type.Object(
+        {
+          failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'consecutive retryable failures that open the circuit (default 5)' })),
+          cooldown_seconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 86_400, description: 'how long it stays open before a probe (default 30)' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const System = Type.Object(
   {
     kind: Type.String({ minLength: 1, description: 'connector kind' }),
+    delivery: Type.Optional(Delivery),
     description: Type.Optional(Type.String()),
     auth: Type.Optional(InboundAuth),
     owns: Type.Optional(Ownership),
@@ -67,12 +93,74 @@ const System = Type.Object(
   { additionalProperties: false },
 );
 
+const ChangeKindRef = Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('deleted')]);
+
+const Retry = Type.Object(
+  {
+    attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'attempts before a dead letter (default 8)' })),
+    base_delay_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'first retry delay (default 1000)' })),
+    max_delay_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 604_800_000, description: 'cap on the delay (default 3600000)' })),
+    jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'fraction of the delay randomized away (default 0.2)' })),
+  },
+  { additionalProperties: false },
+);
+
+const Flow = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+    when: Type.Object(
+      {
+        entity: EntityRef,
+        on: Type.Optional(Type.Array(ChangeKindRef, { minItems: 1, description: 'default [created, updated]' })),
+        filter: Type.Optional(Type.String({ minLength: 1, description: 'JSONata on the record; the flow runs when it is truthy' })),
+        include_origin: Type.Optional(Type.Boolean({ description: 'also deliver changes made by the destination system itself (default false)' })),
+      },
+      { additionalProperties: false },
+    ),
+    do: Type.Object(
+      {
+        system: Name,
+        action: Type.String({ minLength: 1 }),
+        with: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "the action's options" })),
+      },
+      { additionalProperties: false },
+    ),
+    map: Type.Optional(Type.String({ minLength: 1, description: 'JSONata from the record to the action input (a .jsonata file or inline); default: the record data' })),
+    writeback: Type.Optional(
+      Type.Object(
+        { map: Type.String({ minLength: 1, description: 'JSONata from { output, record, input } to { external_id, records }' }) },
+        { additionalProperties: false },
+      ),
+    ),
+    retry: Type.Optional(Retry),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000, description: 'per attempt (default 10000)' })),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const Alerts = Type.Object(
+  {
+    webhook: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^https?://' }),
+          secret: Type.Optional(Type.String({ description: 'a whsec_ secret: alerts are signed as Standard Webhooks' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const ProjectFileSchema = Type.Object(
   {
     version: Type.Literal(1),
     name: Type.Optional(Type.String()),
     systems: Type.Record(Name, System),
-    flows: Type.Optional(Type.Array(Type.Unknown())),
+    flows: Type.Optional(Type.Record(Name, Flow)),
+    alerts: Type.Optional(Alerts),
   },
   { additionalProperties: false },
 );
@@ -80,4 +168,7 @@ export const ProjectFileSchema = Type.Object(
 export type ProjectFile = Static<typeof ProjectFileSchema>;
 export type SystemFile = Static<typeof System>;
 export type TopicFile = Static<typeof Topic>;
+export type FlowFile = Static<typeof Flow>;
+export type DeliveryFile = Static<typeof Delivery>;
+export type AlertsFile = Static<typeof Alerts>;
 export type InboundAuthFile = Static<typeof InboundAuth>;

@@ -30,6 +30,37 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    deliveries: new Counter({
+      name: 'causeway_deliveries_total',
+      help: 'Delivery attempts finished, by system, flow and what the delivery became (done, retrying, dead, pending, superseded)',
+      labelNames: ['system', 'flow', 'outcome'] as const,
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'causeway_dead_letters_total',
+      help: 'Deliveries that became dead letters, by system and flow',
+      labelNames: ['system', 'flow'] as const,
+      registers: [registry],
+    }),
+    attemptSeconds: new Histogram({
+      name: 'causeway_delivery_attempt_seconds',
+      help: 'Duration of one delivery attempt (mapping, call, write-back mapping)',
+      labelNames: ['system'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+      registers: [registry],
+    }),
+    deliveryBacklog: new Gauge({
+      name: 'causeway_delivery_backlog',
+      help: 'Deliveries waiting (pending or retrying) per system',
+      labelNames: ['system'] as const,
+      registers: [registry],
+    }),
+    circuitOpen: new Gauge({
+      name: 'causeway_circuit_open',
+      help: '1 while a system circuit is open or half-open',
+      labelNames: ['system'] as const,
+      registers: [registry],
+    }),
     inboxBacklog: new Gauge({
       name: 'causeway_inbox_backlog',
       help: 'Inbox messages waiting to be normalized',

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import init from './migrations/0001_init.js';
+import delivery from './migrations/0002_delivery.js';
 
 export interface Migration {
   id: number;
@@ -9,7 +10,7 @@ export interface Migration {
 }
 
 /** Forward-only, numbered; append new ones here. */
-export const MIGRATIONS: readonly Migration[] = [init];
+export const MIGRATIONS: readonly Migration[] = [init, delivery];
 
 // Any constant works; it only has to be the same in every hub process.
 const MIGRATION_LOCK = 727_100_001;

@@ -1,0 +1,121 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+
+/**
+ * The connector contract. A connector is a plain object: a manifest that says
+ * what it is as data, and a few functions that do the work. The built-in
+ * connectors are registered in `registry.ts` exactly the way a user's own
+ * would be. See docs/connectors.md.
+ */
+export interface ActionManifest {
+  description: string;
+  /** The shape the flow's mapping must produce (validated before `act`). */
+  input: TSchema;
+  /** Per-flow options under `do.with` in causeway.yaml (validated at load). */
+  options?: TSchema;
+  /** The shape `act` returns; what a flow's `writeback` mapping sees as `output`. */
+  output: TSchema;
+  /** True when repeating the call with the same idempotency key has no further effect. */
+  idempotent: boolean;
+}
+
+export interface ConnectorManifest {
+  kind: string;
+  description: string;
+  /** The shape of `systems.<name>.config` for systems of this kind (validated at load). */
+  config: TSchema;
+  /** Names of config keys whose values are secrets: never logged, never returned by the API. */
+  secrets: readonly string[];
+  actions: Readonly<Record<string, ActionManifest>>;
+}
+
+/** What one summarizes of a call, for the attempt log (no secrets: headers are not included). */
+export interface CallSummary {
+  /** e.g. `POST http://127.0.0.1:9000/orders` */
+  request: string;
+  /** Protocol status when there was an answer (HTTP status). */
+  status?: number;
+  /** The start of the answer, at most 2 KiB. */
+  response?: string;
+}
+
+export interface ActionContext {
+  /** The system's name in the project. */
+  system: string;
+  /** The system's validated config (`systems.<name>.config`), secrets resolved. */
+  config: Record<string, unknown>;
+  /** The flow's `do.with` options, validated against the action's `options` schema. */
+  options: Record<string, unknown>;
+  /**
+   * Stable for (flow, record, version): send it to the destination so a
+   * repeated attempt is recognised there (`Idempotency-Key`, `webhook-id`).
+   */
+  idempotencyKey: string;
+  traceId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Aborted when the flow's timeout elapses. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface ActionResult {
+  output: unknown;
+  summary: CallSummary;
+}
+
+/** Why a call failed, for the retry policy. */
+export type FailureKind = 'retryable' | 'permanent';
+
+/**
+ * An action failed. `kind` steers the retry policy: `retryable` is tried
+ * again with backoff (or after `retryAfterMs` when the destination said so),
+ * `permanent` is dead-lettered at once.
+ */
+export class ActionError extends Error {
+  readonly kind: FailureKind;
+  readonly retryAfterMs: number | undefined;
+  readonly summary: CallSummary | undefined;
+  constructor(kind: FailureKind, message: string, options: { retryAfterMs?: number; summary?: CallSummary; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ActionError';
+    this.kind = kind;
+    this.retryAfterMs = options.retryAfterMs;
+    this.summary = options.summary;
+  }
+}
+
+export class RetryableError extends ActionError {
+  constructor(message: string, options: { retryAfterMs?: number; summary?: CallSummary; cause?: unknown } = {}) {
+    super('retryable', message, options);
+    this.name = 'RetryableError';
+  }
+}
+
+export class PermanentError extends ActionError {
+  constructor(message: string, options: { summary?: CallSummary; cause?: unknown } = {}) {
+    super('permanent', message, options);
+    this.name = 'PermanentError';
+  }
+}
+
+export type CheckResult =
+  | { ok: true; message: string }
+  | { ok: false; problem: 'unreachable' | 'wrong_credentials' | 'missing_permission' | 'misconfigured'; message: string };
+
+export interface CheckContext {
+  system: string;
+  config: Record<string, unknown>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface Connector {
+  manifest: ConnectorManifest;
+  /** Runs one action. Throws ActionError (or anything: treated as retryable) on failure. */
+  act?(action: string, input: unknown, ctx: ActionContext): Promise<ActionResult>;
+  /** Tries the system's reachability and credentials. */
+  check?(ctx: CheckContext): Promise<CheckResult>;
+  /** Releases pooled connections when the hub stops. */
+  close?(): Promise<void>;
+}

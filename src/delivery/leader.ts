@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Project } from '../config/load.js';
+import { errorMessage } from '../errors.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Db } from '../store/db.js';
+import { PostgresDb } from '../store/postgres.js';
+import { sendDueAlerts } from './alerts.js';
+
+// Any constant works; it only has to be the same in every hub process.
+const LEADER_LOCK = 727_100_002;
+const TICK_MS = 1000;
+
+/**
+ * Exactly one process runs the schedules (sending alerts, refreshing backlog
+ * gauges). On PostgreSQL that is whoever holds a session advisory lock on a
+ * dedicated connection: when that process dies its connection closes, the
+ * lock is released, and another process takes over within a tick. On SQLite
+ * there is one process, and it leads.
+ */
+export class Leader {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private client: pg.PoolClient | undefined;
+  private leading = false;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly o: { db: Db; project: () => Project; log: Logger; metrics: Metrics; tickMs?: number }) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
+    await this.loop;
+    if (this.client) {
+      await this.client.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+      this.client.release();
+      this.client = undefined;
+    }
+  }
+
+  private async acquire(): Promise<boolean> {
+    const db = this.o.db;
+    if (!(db instanceof PostgresDb)) return true;
+    try {
+      if (!this.client) this.client = await db.pool.connect();
+      if (this.leading) {
+        await this.client.query('SELECT 1'); // still connected, so still holding the lock
+        return true;
+      }
+      const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);
+      return r.rows[0]?.ok === true;
+    } catch (e) {
+      this.client?.release(true);
+      this.client = undefined;
+      this.o.log.warn({ err: errorMessage(e) }, 'leader election failed; will retry');
+      return false;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const was = this.leading;
+      this.leading = await this.acquire();
+      if (this.leading && !was) this.o.log.info('this process leads the schedules');
+      if (this.leading) {
+        try {
+          await this.tick();
+        } catch (e) {
+          this.o.log.error({ err: errorMessage(e) }, 'scheduled work failed');
+        }
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        this.timer = setTimeout(resolve, this.o.tickMs ?? TICK_MS);
+        this.wake = resolve;
+      });
+    }
+  }
+
+  private async tick(): Promise<void> {
+    await sendDueAlerts(this.o.db, this.o.project(), this.o.log);
+    const rows = await this.o.db.all<{ system: string; n: number }>(
+      `SELECT system, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying', 'leased') GROUP BY system`,
+    );
+    this.o.metrics.deliveryBacklog.reset();
+    for (const r of rows) this.o.metrics.deliveryBacklog.set({ system: r.system }, Number(r.n));
+    const states = await this.o.db.all<{ system: string; circuit: string }>('SELECT system, circuit FROM system_state');
+    for (const s of states) this.o.metrics.circuitOpen.set({ system: s.system }, s.circuit === 'closed' ? 0 : 1);
+  }
+}

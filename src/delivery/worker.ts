@@ -1,0 +1,188 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Project } from '../config/load.js';
+import { errorMessage } from '../errors.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { ChangeListener } from '../records/write.js';
+import type { Db } from '../store/db.js';
+import { claimDeliveries, type ClaimedDelivery } from '../store/delivery-claim.js';
+import { completeDeliveries, type CompleteOutcome } from './complete.js';
+import { executeDelivery, type ExecutionResult } from './execute.js';
+
+export interface WorkerOptions {
+  db: Db;
+  project: () => Project;
+  log: Logger;
+  metrics: Metrics;
+  /** Routing for records written back by a delivery (they may cause more deliveries). */
+  onChange: ChangeListener;
+  /** Deliveries running at once in this process (default 256). */
+  maxInFlight?: number;
+  /** How often to look for due work when nothing signals (retries falling due, other processes). */
+  idlePollMs?: number;
+  /** Extra time a lease lasts beyond the flow's timeout before another worker may take the delivery. */
+  leaseGraceMs?: number;
+}
+
+/**
+ * The delivery worker: claims due deliveries in batches, runs them
+ * concurrently, and commits their results in batches (group commit), so the
+ * database sees a few transactions per batch rather than several per
+ * delivery. A delivery is acknowledged as done only once that commit is
+ * through; if the process dies before, the lease expires and another worker
+ * (or this one after restart) runs it again with the same idempotency key.
+ */
+export class DeliveryWorker {
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private pendingSignal = false;
+  private inFlight = 0;
+  private results: ExecutionResult[] = [];
+  private committing: Promise<void> | undefined;
+  private readonly maxInFlight: number;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.maxInFlight = o.maxInFlight ?? 256;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New deliveries were queued, or a lane was freed: look now. */
+  signal(): void {
+    this.pendingSignal = true;
+    this.wake?.();
+  }
+
+  /** Stops claiming, waits for the deliveries in flight, and commits their results. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    while (this.inFlight > 0 || this.results.length > 0 || this.committing) {
+      await (this.committing ?? new Promise((r) => setTimeout(r, 10)));
+    }
+  }
+
+  get busy(): number {
+    return this.inFlight;
+  }
+
+  private async run(): Promise<void> {
+    const idle = this.o.idlePollMs ?? 250;
+    let backoff = 0;
+    while (this.running) {
+      this.pendingSignal = false;
+      let claimed = 0;
+      const room = this.maxInFlight - this.inFlight;
+      if (room > 0) {
+        try {
+          claimed = await this.claim(room);
+          backoff = 0;
+        } catch (e) {
+          backoff = Math.min(backoff ? backoff * 2 : 100, 5000);
+          this.o.log.error({ err: errorMessage(e) }, 'claiming deliveries failed; will retry');
+        }
+      }
+      if (!this.running) break;
+      // Claimed a full batch and still have room: go again at once.
+      if (claimed > 0 && this.inFlight < this.maxInFlight && claimed >= Math.min(room, 128)) continue;
+      if (this.pendingSignal && this.inFlight < this.maxInFlight) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, backoff || idle);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async claim(room: number): Promise<number> {
+    const project = this.o.project();
+    const systems = new Map([...project.systems.values()].map((s) => [s.name, s.delivery] as const));
+    const grace = this.o.leaseGraceMs ?? 5000;
+    const now = Date.now();
+    const r = await this.o.db.tx((q) =>
+      claimDeliveries(q, {
+        now,
+        limit: Math.min(room, 500),
+        owner: this.owner,
+        systems,
+        leaseMs: (flow) => (project.flows.get(flow)?.timeoutMs ?? 10_000) + grace,
+      }),
+    );
+    if (r.superseded) this.o.metrics.deliveries.inc({ system: '(any)', flow: '(any)', outcome: 'superseded' }, r.superseded);
+    for (const d of r.claimed) this.launch(d, project);
+    return r.claimed.length;
+  }
+
+  private launch(d: ClaimedDelivery, project: Project): void {
+    this.inFlight++;
+    void executeDelivery(d, project, this.o.log).then((result) => {
+      this.results.push(result);
+      this.scheduleCommit();
+    });
+  }
+
+  private scheduleCommit(): void {
+    if (this.committing) return;
+    this.committing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.commit())
+      .finally(() => {
+        this.committing = undefined;
+        if (this.results.length > 0) this.scheduleCommit();
+      });
+  }
+
+  private async commit(): Promise<void> {
+    const batch = this.results.splice(0, 500);
+    if (batch.length === 0) return;
+    let outcome: CompleteOutcome;
+    try {
+      outcome = await this.o.db.tx((q) =>
+        completeDeliveries(q, batch, { project: this.o.project(), owner: this.owner, onChange: this.o.onChange, now: Date.now() }),
+      );
+    } catch (e) {
+      // Nothing of the batch was committed; the leases expire and the deliveries run again (same idempotency keys).
+      this.o.log.error({ err: errorMessage(e), count: batch.length }, 'recording delivery results failed; they will be retried when their leases expire');
+      this.inFlight -= batch.length;
+      this.signal();
+      return;
+    }
+    this.inFlight -= batch.length;
+    this.report(outcome);
+    this.signal();
+  }
+
+  private report(outcome: CompleteOutcome): void {
+    const m = this.o.metrics;
+    for (const c of outcome.completed) {
+      const d = c.result.delivery;
+      m.deliveries.inc({ system: d.system, flow: d.flow, outcome: c.status });
+      if (c.result.outcome !== 'deferred') m.attemptSeconds.observe({ system: d.system }, c.result.durationMs / 1000);
+      if (c.status === 'dead') {
+        m.deadLetters.inc({ system: d.system, flow: d.flow });
+        this.o.log.warn(
+          { trace_id: d.traceId, delivery_id: d.id, flow: d.flow, system: d.system, record_id: d.recordId, version: d.version, attempt: d.attempt, err: c.error },
+          'delivery dead-lettered',
+        );
+      } else if (c.status === 'retrying') {
+        this.o.log.info(
+          { trace_id: d.traceId, delivery_id: d.id, flow: d.flow, system: d.system, attempt: d.attempt, next_at: c.nextAt, err: c.error },
+          'delivery failed; will retry',
+        );
+      }
+    }
+    if (outcome.lostLeases) this.o.log.warn({ count: outcome.lostLeases }, 'delivery results dropped: their leases had expired and another worker took over');
+    for (const s of outcome.circuitsOpened) this.o.log.warn({ system: s }, 'circuit opened');
+    for (const s of outcome.circuitsClosed) this.o.log.info({ system: s }, 'circuit closed');
+  }
+}

@@ -1,0 +1,189 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { EntityName } from '../canonical/index.js';
+import type { ConfigProblem } from '../config/load.js';
+import type { DeliveryFile, FlowFile, ProjectFile } from '../config/schema.js';
+import { getConnector } from '../connectors/registry.js';
+import type { Mapping } from '../mapping/index.js';
+import type { ChangeKind } from '../store/records.js';
+
+/** How a flow retries: exponential backoff with jitter, capped. */
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** 0..1: the fraction of each delay that is randomized away, so retries of many deliveries spread out. */
+  jitter: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 1000, maxDelayMs: 3_600_000, jitter: 0.2 };
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface Flow {
+  name: string;
+  description: string | undefined;
+  entity: EntityName;
+  on: ReadonlySet<ChangeKind>;
+  filter: Mapping | undefined;
+  includeOrigin: boolean;
+  system: string;
+  action: string;
+  options: Record<string, unknown>;
+  map: Mapping | undefined;
+  writeback: Mapping | undefined;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  enabled: boolean;
+  /** Checks the mapped input against the action's input schema. */
+  validateInput: ValidateFunction;
+}
+
+/** Per destination system: how deliveries to it are paced and protected. */
+export interface SystemDelivery {
+  concurrency: number;
+  rateLimit: { perSecond: number; burst: number } | undefined;
+  circuit: { failures: number; cooldownMs: number };
+}
+
+export function systemDelivery(d: DeliveryFile | undefined): SystemDelivery {
+  return {
+    concurrency: d?.concurrency ?? 32,
+    rateLimit: d?.rate_limit ? { perSecond: d.rate_limit.per_second, burst: d.rate_limit.burst ?? Math.max(1, Math.ceil(d.rate_limit.per_second)) } : undefined,
+    circuit: { failures: d?.circuit?.failures ?? 5, cooldownMs: Math.round((d?.circuit?.cooldown_seconds ?? 30) * 1000) },
+  };
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
+
+export type LoadMapping = (spec: string, line: number | undefined) => Mapping | undefined;
+
+/**
+ * Compiles the project's flows: every reference resolved (system, its
+ * connector, the action), every expression compiled, every option checked
+ * against the action's schema. Problems are collected, not thrown.
+ */
+export function compileFlows(
+  data: ProjectFile,
+  file: string,
+  lineOf: (p: (string | number)[]) => number | undefined,
+  loadMapping: LoadMapping,
+  problems: ConfigProblem[],
+): Map<string, Flow> {
+  const flows = new Map<string, Flow>();
+  for (const [name, f] of Object.entries(data.flows ?? {})) {
+    const flow = compileFlow(name, f, data, file, lineOf, loadMapping, problems);
+    if (flow) flows.set(name, flow);
+  }
+  return flows;
+}
+
+function compileFlow(
+  name: string,
+  f: FlowFile,
+  data: ProjectFile,
+  file: string,
+  lineOf: (p: (string | number)[]) => number | undefined,
+  loadMapping: LoadMapping,
+  problems: ConfigProblem[],
+): Flow | undefined {
+  const at = (...path: (string | number)[]) => {
+    const line = lineOf(['flows', name, ...path]);
+    return { file, ...(line ? { line } : {}) };
+  };
+  const before = problems.length;
+  const system = data.systems[f.do.system];
+  let validateInput: ValidateFunction | undefined;
+  let options: Record<string, unknown> = { ...(f.do.with ?? {}) };
+  if (!system) {
+    problems.push({ ...at('do', 'system'), message: `flows.${name}.do.system: no system named "${f.do.system}"` });
+  } else {
+    const connector = getConnector(system.kind);
+    const action = connector?.manifest.actions[f.do.action];
+    if (!connector) {
+      // Reported once for the system itself.
+    } else if (!action || !connector.act) {
+      const known = Object.keys(connector.manifest.actions);
+      problems.push({
+        ...at('do', 'action'),
+        message: `flows.${name}.do.action: connector ${system.kind} has no action "${f.do.action}"${known.length ? ` (it has: ${known.join(', ')})` : ' (it has no actions)'}`,
+      });
+    } else {
+      validateInput = ajv.compile(action.input);
+      if (action.options) {
+        const check = ajv.compile(action.options);
+        if (!check(options)) {
+          for (const e of check.errors ?? []) {
+            problems.push({ ...at('do', 'with'), message: `flows.${name}.do.with${e.instancePath.replace(/\//g, '.')}: ${e.message ?? 'invalid'}` });
+          }
+        }
+        options = structuredClone(options);
+      }
+    }
+  }
+  const filter = f.when.filter ? loadMapping(f.when.filter, at('when', 'filter').line) : undefined;
+  const map = f.map ? loadMapping(f.map, at('map').line) : undefined;
+  const writeback = f.writeback ? loadMapping(f.writeback.map, at('writeback', 'map').line) : undefined;
+  const retry: RetryPolicy = {
+    attempts: f.retry?.attempts ?? DEFAULT_RETRY.attempts,
+    baseDelayMs: f.retry?.base_delay_ms ?? DEFAULT_RETRY.baseDelayMs,
+    maxDelayMs: f.retry?.max_delay_ms ?? DEFAULT_RETRY.maxDelayMs,
+    jitter: f.retry?.jitter ?? DEFAULT_RETRY.jitter,
+  };
+  if (retry.maxDelayMs < retry.baseDelayMs) {
+    problems.push({ ...at('retry'), message: `flows.${name}.retry: max_delay_ms is smaller than base_delay_ms` });
+  }
+  if (problems.length > before || !validateInput) return undefined;
+  return {
+    name,
+    description: f.description,
+    entity: f.when.entity,
+    on: new Set(f.when.on ?? ['created', 'updated']),
+    filter,
+    includeOrigin: f.when.include_origin ?? false,
+    system: f.do.system,
+    action: f.do.action,
+    options,
+    map,
+    writeback,
+    retry,
+    timeoutMs: f.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    enabled: f.enabled ?? true,
+    validateInput,
+  };
+}
+
+/**
+ * Checks each system's `config` against its connector's schema (and that
+ * the connector kind exists). Defaults from the schema are filled in.
+ */
+export function checkSystemConfigs(
+  data: ProjectFile,
+  file: string,
+  lineOf: (p: (string | number)[]) => number | undefined,
+  problems: ConfigProblem[],
+): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  for (const [name, sys] of Object.entries(data.systems)) {
+    const connector = getConnector(sys.kind);
+    const line = lineOf(['systems', name, 'kind']);
+    if (!connector) {
+      problems.push({ file, ...(line ? { line } : {}), message: `systems.${name}.kind: no connector "${sys.kind}"` });
+      continue;
+    }
+    const config = structuredClone(sys.config ?? {});
+    const check = ajv.compile(connector.manifest.config);
+    if (!check(config)) {
+      const cline = lineOf(['systems', name, 'config']) ?? line;
+      for (const e of check.errors ?? []) {
+        const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
+        problems.push({
+          file,
+          ...(cline ? { line: cline } : {}),
+          message: `systems.${name}.config${e.instancePath.replace(/\//g, '.')}: ${e.message ?? 'invalid'}${extra}`,
+        });
+      }
+      continue;
+    }
+    out.set(name, config);
+  }
+  return out;
+}
