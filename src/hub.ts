@@ -17,6 +17,7 @@ import { createRouter } from './delivery/router.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { Leader } from './delivery/leader.js';
 import { ensureSystemStates } from './store/delivery-claim.js';
+import { SourceRunner } from './sources/runner.js';
 
 /**
  * What a process does: `api` receives (HTTP, intake); `worker` normalizes,
@@ -60,6 +61,7 @@ export class Hub {
   normalizer!: Normalizer;
   worker!: DeliveryWorker;
   leader!: Leader;
+  sources!: SourceRunner;
   readonly role: Role;
   private current: Project;
   private ready = false;
@@ -120,7 +122,15 @@ export class Hub {
       onChange: this.onChange,
       ...this.options.worker,
     });
-    this.leader = new Leader({ db: this.db, project: () => this.current, log: this.log, metrics: this.metrics });
+    this.sources = new SourceRunner({ db: this.db, project: () => this.current, log: this.log, onCommitted: () => this.normalizer.signal() });
+    this.leader = new Leader({
+      db: this.db,
+      project: () => this.current,
+      log: this.log,
+      metrics: this.metrics,
+      onLead: () => this.sources.start(),
+      onLoseLead: () => this.sources.stop(),
+    });
     const ctx: HubContext = {
       db: this.db,
       project: () => this.current,
@@ -154,12 +164,12 @@ export class Hub {
 
   async stop(): Promise<void> {
     this.ready = false;
+    await this.leader?.stop(); // stops the sources first: nothing new comes in
     // Stop accepting; requests in flight finish (their commits complete) before close resolves.
     await this.app?.close();
     await this.writer?.drain();
     await this.normalizer?.stop();
     await this.worker?.stop();
-    await this.leader?.stop();
     await closeConnectors();
     await this.db?.close();
     this.log.info('hub stopped');

@@ -5,7 +5,7 @@ import { LineCounter, parseDocument, visit, type Document, type Node } from 'yam
 import type { EntityName } from '../canonical/index.js';
 import { hashApiKey } from '../intake/api-keys.js';
 import { compileMapping, MappingError, type Mapping } from '../mapping/index.js';
-import { checkSystemConfigs, compileFlows, systemDelivery, type Flow, type SystemDelivery } from '../flows/compile.js';
+import { checkSystemConfigs, compileFlows, compileSources, systemDelivery, type Flow, type SystemDelivery } from '../flows/compile.js';
 import { resolveEnvRefs } from './env.js';
 import { ProjectFileSchema, type AlertsFile, type ProjectFile, type SystemFile } from './schema.js';
 
@@ -51,6 +51,18 @@ export interface SystemConfig {
   /** Validated against the connector's config schema. */
   config: Record<string, unknown>;
   delivery: SystemDelivery;
+  /** Poll and subscribe sources (compiled in flows/compile.ts with the connector's manifest). */
+  sources: Map<string, SourceConfig>;
+}
+
+export interface SourceConfig {
+  name: string;
+  /** The connector's source it uses. */
+  type: string;
+  topic: string;
+  everyMs: number;
+  options: Record<string, unknown>;
+  enabled: boolean;
 }
 
 export interface Ownership {
@@ -170,6 +182,7 @@ export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): 
     const sys = systems.get(name);
     if (sys) sys.config = config;
   }
+  for (const sys of systems.values()) sys.sources = compileSources(sys, data, shown, lineOf, problems);
   const flows = compileFlows(
     data,
     shown,
@@ -257,14 +270,15 @@ function buildSystem(
       algorithm: sys.auth.hmac.algorithm ?? 'sha256',
     };
   }
-  if (topics.size > 0 && !auth.apiKeyHash && !auth.standardWebhooks && !auth.hmac) {
+  // Topics fed only by the system's own sources need no inbound credentials (the endpoint then refuses everyone).
+  if (topics.size > 0 && !sys.sources && !auth.apiKeyHash && !auth.standardWebhooks && !auth.hmac) {
     problems.push({
       file,
       ...(lineOf(['systems', name, 'topics']) ? { line: lineOf(['systems', name, 'topics']) as number } : {}),
       message: `systems.${name} receives topics but has no auth: set auth.api_key, auth.standard_webhooks or auth.hmac`,
     });
   }
-  return { name, kind: sys.kind, description: sys.description, auth, topics, config: sys.config ?? {}, delivery: systemDelivery(sys.delivery) };
+  return { name, kind: sys.kind, description: sys.description, auth, topics, config: sys.config ?? {}, delivery: systemDelivery(sys.delivery), sources: new Map() };
 }
 
 const ENTITY_SET = new Set(['customer', 'product', 'order', 'inventory_level', 'invoice', 'shipment']);

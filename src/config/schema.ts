@@ -80,10 +80,22 @@ const Delivery = Type.Object(
   { additionalProperties: false },
 );
 
+const Source = Type.Object(
+  {
+    type: Type.String({ minLength: 1, description: "one of the connector's sources (see its manifest)" }),
+    topic: Type.String({ pattern: '^[A-Za-z0-9_./-]{1,128}$', description: 'the topic whose mapping normalizes what this source receives' }),
+    every_seconds: Type.Optional(Type.Number({ minimum: 0.05, maximum: 86_400, description: 'poll sources: how often to look (default 10)' })),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
 const System = Type.Object(
   {
     kind: Type.String({ minLength: 1, description: 'connector kind' }),
     delivery: Type.Optional(Delivery),
+    sources: Type.Optional(Type.Record(Name, Source)),
     description: Type.Optional(Type.String()),
     auth: Type.Optional(InboundAuth),
     owns: Type.Optional(Ownership),
@@ -169,6 +181,7 @@ export type ProjectFile = Static<typeof ProjectFileSchema>;
 export type SystemFile = Static<typeof System>;
 export type TopicFile = Static<typeof Topic>;
 export type FlowFile = Static<typeof Flow>;
+export type SourceFile = Static<typeof Source>;
 export type DeliveryFile = Static<typeof Delivery>;
 export type AlertsFile = Static<typeof Alerts>;
 export type InboundAuthFile = Static<typeof InboundAuth>;

@@ -19,6 +19,23 @@ export interface ActionManifest {
   idempotent: boolean;
 }
 
+/**
+ * How a source receives: `poll` is called on a schedule with the last
+ * committed cursor; `subscribe` holds a connection to a broker and hands
+ * messages over as they come. (`push` sources are plain inbound webhooks:
+ * POST /v1/inbound/{system}/{topic}, no connector code needed.)
+ */
+export type SourceMode = 'poll' | 'subscribe';
+
+export interface SourceManifest {
+  description: string;
+  mode: SourceMode;
+  /** The shape of `systems.<name>.sources.<source>.options` (validated at load). */
+  options?: TSchema;
+  /** What the cursor holds (poll sources), for the docs. */
+  cursor?: string;
+}
+
 export interface ConnectorManifest {
   kind: string;
   description: string;
@@ -27,6 +44,51 @@ export interface ConnectorManifest {
   /** Names of config keys whose values are secrets: never logged, never returned by the API. */
   secrets: readonly string[];
   actions: Readonly<Record<string, ActionManifest>>;
+  sources?: Readonly<Record<string, SourceManifest>>;
+}
+
+/** One message a source received; it goes through the normal intake (dedupe, inbox, mapping of its topic). */
+export interface SourceMessage {
+  /** The system topic whose mapping turns it into canonical records (default: the source's configured topic). */
+  topic?: string;
+  /** The source's own id for it, so a repeat is taken once (e.g. table + primary key + updated_at, a broker message id). */
+  eventId?: string;
+  /** The payload: any JSON value (a row, a CSV line as an object, a decoded broker message). */
+  body: unknown;
+}
+
+export interface SourceContext {
+  system: string;
+  /** The source's name in the project. */
+  source: string;
+  config: Record<string, unknown>;
+  /** `systems.<name>.sources.<source>.options`, validated. */
+  options: Record<string, unknown>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface PollResult {
+  messages: SourceMessage[];
+  /** Committed in the same transaction as the messages; passed back to the next poll. */
+  cursor: unknown;
+  /** True when the source has more right now (poll again without waiting). */
+  more: boolean;
+}
+
+export interface SubscribeContext extends SourceContext {
+  /**
+   * Hands messages to the hub. Resolves once they are committed to the inbox:
+   * only then may the connector acknowledge them upstream. Rejects when they
+   * could not be committed (do not acknowledge: the broker redelivers). Slows
+   * down (resolves later) while the hub is behind: that is the backpressure.
+   */
+  deliver(messages: SourceMessage[]): Promise<void>;
+}
+
+export interface Subscription {
+  /** Stops receiving; unacknowledged messages stay with the broker. */
+  close(): Promise<void>;
 }
 
 /** What one summarizes of a call, for the attempt log (no secrets: headers are not included). */
@@ -112,6 +174,10 @@ export interface CheckContext {
 
 export interface Connector {
   manifest: ConnectorManifest;
+  /** Fetches what is new since `cursor` (undefined on the first poll) for a `poll` source. */
+  poll?(source: string, cursor: unknown, ctx: SourceContext): Promise<PollResult>;
+  /** Starts receiving from a `subscribe` source. */
+  subscribe?(source: string, ctx: SubscribeContext): Promise<Subscription>;
   /** Runs one action. Throws ActionError (or anything: treated as retryable) on failure. */
   act?(action: string, input: unknown, ctx: ActionContext): Promise<ActionResult>;
   /** Tries the system's reachability and credentials. */

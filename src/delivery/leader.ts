@@ -12,8 +12,8 @@ const LEADER_LOCK = 727_100_002;
 const TICK_MS = 1000;
 
 /**
- * Exactly one process runs the schedules (sending alerts, refreshing backlog
- * gauges). On PostgreSQL that is whoever holds a session advisory lock on a
+ * Exactly one process runs the schedules (sources, backfills, sending
+ * alerts, refreshing backlog gauges). On PostgreSQL that is whoever holds a session advisory lock on a
  * dedicated connection: when that process dies its connection closes, the
  * lock is released, and another process takes over within a tick. On SQLite
  * there is one process, and it leads.
@@ -26,7 +26,18 @@ export class Leader {
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly o: { db: Db; project: () => Project; log: Logger; metrics: Metrics; tickMs?: number }) {}
+  constructor(
+    private readonly o: {
+      db: Db;
+      project: () => Project;
+      log: Logger;
+      metrics: Metrics;
+      tickMs?: number;
+      /** Called when this process becomes the leader (start sources) and when it stops leading. */
+      onLead?: () => void;
+      onLoseLead?: () => Promise<void>;
+    },
+  ) {}
 
   get isLeader(): boolean {
     return this.leading;
@@ -43,6 +54,8 @@ export class Leader {
     if (this.timer) clearTimeout(this.timer);
     this.wake?.();
     await this.loop;
+    if (this.leading) await this.o.onLoseLead?.();
+    this.leading = false;
     if (this.client) {
       await this.client.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
       this.client.release();
@@ -73,7 +86,14 @@ export class Leader {
     while (this.running) {
       const was = this.leading;
       this.leading = await this.acquire();
-      if (this.leading && !was) this.o.log.info('this process leads the schedules');
+      if (this.leading && !was) {
+        this.o.log.info('this process leads the schedules');
+        this.o.onLead?.();
+      }
+      if (!this.leading && was) {
+        this.o.log.warn('this process no longer leads the schedules');
+        await this.o.onLoseLead?.();
+      }
       if (this.leading) {
         try {
           await this.tick();

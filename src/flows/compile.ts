@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { EntityName } from '../canonical/index.js';
-import type { ConfigProblem } from '../config/load.js';
+import type { ConfigProblem, SourceConfig, SystemConfig } from '../config/load.js';
 import type { DeliveryFile, FlowFile, ProjectFile } from '../config/schema.js';
 import { getConnector } from '../connectors/registry.js';
 import type { Mapping } from '../mapping/index.js';
@@ -184,6 +184,52 @@ export function checkSystemConfigs(
       continue;
     }
     out.set(name, config);
+  }
+  return out;
+}
+
+/** Checks a system's sources against its connector's manifest: the source type exists, its options fit, its topic is declared. */
+export function compileSources(
+  sys: SystemConfig,
+  data: ProjectFile,
+  file: string,
+  lineOf: (p: (string | number)[]) => number | undefined,
+  problems: ConfigProblem[],
+): Map<string, SourceConfig> {
+  const out = new Map<string, SourceConfig>();
+  const connector = getConnector(sys.kind);
+  for (const [name, src] of Object.entries(data.systems[sys.name]?.sources ?? {})) {
+    const line = lineOf(['systems', sys.name, 'sources', name]);
+    const at = { file, ...(line ? { line } : {}) };
+    const where = `systems.${sys.name}.sources.${name}`;
+    if (!connector) continue; // reported for the system's kind
+    const manifest = connector.manifest.sources?.[src.type];
+    if (!manifest) {
+      const known = Object.keys(connector.manifest.sources ?? {});
+      problems.push({ ...at, message: `${where}.type: connector ${sys.kind} has no source "${src.type}"${known.length ? ` (it has: ${known.join(', ')})` : ''}` });
+      continue;
+    }
+    const implemented = manifest.mode === 'poll' ? connector.poll : connector.subscribe;
+    if (!implemented) {
+      problems.push({ ...at, message: `${where}: connector ${sys.kind} declares ${src.type} as a ${manifest.mode} source but does not implement it` });
+      continue;
+    }
+    if (!sys.topics.has(src.topic)) {
+      problems.push({ ...at, message: `${where}.topic: system ${sys.name} has no topic "${src.topic}" (declare it under topics with its mapping)` });
+      continue;
+    }
+    const options = structuredClone(src.options ?? {});
+    if (manifest.options) {
+      const check = ajv.compile(manifest.options);
+      if (!check(options)) {
+        for (const e of check.errors ?? []) {
+          const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
+          problems.push({ ...at, message: `${where}.options${e.instancePath.replace(/\//g, '.')}: ${e.message ?? 'invalid'}${extra}` });
+        }
+        continue;
+      }
+    }
+    out.set(name, { name, type: src.type, topic: src.topic, everyMs: Math.round((src.every_seconds ?? 10) * 1000), options, enabled: src.enabled ?? true });
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import init from './migrations/0001_init.js';
 import delivery from './migrations/0002_delivery.js';
+import sourcesBackfill from './migrations/0003_sources_backfill.js';
 
 export interface Migration {
   id: number;
@@ -10,7 +11,7 @@ export interface Migration {
 }
 
 /** Forward-only, numbered; append new ones here. */
-export const MIGRATIONS: readonly Migration[] = [init, delivery];
+export const MIGRATIONS: readonly Migration[] = [init, delivery, sourcesBackfill];
 
 // Any constant works; it only has to be the same in every hub process.
 const MIGRATION_LOCK = 727_100_001;
