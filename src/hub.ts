@@ -83,6 +83,19 @@ export class Hub {
   /** Replaces the running project (already validated). */
   setProject(p: Project): void {
     this.current = p;
+    // Sources follow the project: the leader restarts them on the new config.
+    if (this.leader?.isLeader) void this.sources.stop().then(() => this.sources.start());
+  }
+
+  /**
+   * Swaps in a new, already validated project while running (`causeway
+   * start` reloads on file changes). Systems it adds are recorded, with
+   * their delivery state, before any change can be routed to them.
+   */
+  async reloadProject(p: Project): Promise<void> {
+    await syncSystems(this.db, p);
+    await this.db.tx((q) => ensureSystemStates(q, [...p.systems.values()].map((x) => [x.name, x.delivery] as [string, typeof x.delivery]), Date.now()));
+    this.setProject(p);
   }
 
   /** Hooks into every new record version, in its transaction (used by routing). */

@@ -11,6 +11,7 @@ import { recordRoutes } from './routes/records.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { statusRoutes } from './routes/status.js';
+import { backfillRoutes } from './routes/backfills.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -76,6 +77,7 @@ export async function buildServer(ctx: HubContext): Promise<FastifyInstance> {
   await app.register(deliveryRoutes(ctx));
   await app.register(ledgerRoutes(ctx));
   await app.register(statusRoutes(ctx));
+  await app.register(backfillRoutes(ctx));
   return app;
 }
 

@@ -6,9 +6,8 @@ import type { Metrics } from '../ops/metrics.js';
 import type { Db } from '../store/db.js';
 import { PostgresDb } from '../store/postgres.js';
 import { sendDueAlerts } from './alerts.js';
+import { stepBackfills } from './backfill.js';
 
-// Any constant works; it only has to be the same in every hub process.
-const LEADER_LOCK = 727_100_002;
 const TICK_MS = 1000;
 
 /**
@@ -57,7 +56,7 @@ export class Leader {
     if (this.leading) await this.o.onLoseLead?.();
     this.leading = false;
     if (this.client) {
-      await this.client.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+      if (this.o.db instanceof PostgresDb) await this.client.query('SELECT pg_advisory_unlock($1)', [this.o.db.lockKey('leader')]).catch(() => undefined);
       this.client.release();
       this.client = undefined;
     }
@@ -72,7 +71,7 @@ export class Leader {
         await this.client.query('SELECT 1'); // still connected, so still holding the lock
         return true;
       }
-      const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);
+      const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [db.lockKey('leader')]);
       return r.rows[0]?.ok === true;
     } catch (e) {
       this.client?.release(true);
@@ -110,6 +109,7 @@ export class Leader {
   }
 
   private async tick(): Promise<void> {
+    await stepBackfills(this.o.db, this.o.project(), this.o.log);
     await sendDueAlerts(this.o.db, this.o.project(), this.o.log);
     const rows = await this.o.db.all<{ system: string; n: number }>(
       `SELECT system, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying', 'leased') GROUP BY system`,

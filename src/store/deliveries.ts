@@ -93,12 +93,13 @@ export interface NewDelivery {
   traceId: string;
   cause: 'change' | 'replay' | 'rerun' | 'backfill';
   at: number;
+  backfillId?: number;
 }
 
 const SUPERSEDE = `UPDATE deliveries SET status = 'superseded', updated_at = ?
   WHERE record_id = ? AND flow = ? AND status IN ('pending', 'retrying') AND version <= ?`;
-const INSERT = `INSERT INTO deliveries (flow, system, record_id, entity, version, change_id, trace_id, status, attempts, next_at, idempotency_key, cause, created_at, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?) RETURNING id`;
+const INSERT = `INSERT INTO deliveries (flow, system, record_id, entity, version, change_id, trace_id, status, attempts, next_at, idempotency_key, cause, created_at, updated_at, backfill_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?) RETURNING id`;
 
 /**
  * Queues one delivery in the caller's transaction. Deliveries of older
@@ -121,6 +122,7 @@ export async function enqueueDelivery(q: Queryable, d: NewDelivery): Promise<num
     d.cause,
     d.at,
     d.at,
+    d.backfillId ?? null,
   ]);
   if (!row) throw new Error('delivery insert returned no id');
   return row.id;

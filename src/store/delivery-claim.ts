@@ -124,7 +124,13 @@ const BUSY_DEFER_MS = 100;
  */
 export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<ClaimResult> {
   const { now } = o;
-  const states = await readSystemStates(q, true);
+  let states = await readSystemStates(q, true);
+  const missing = [...o.systems].filter(([name]) => !states.has(name));
+  if (missing.length > 0) {
+    // A system added by a project reload: give it its breaker and bucket before anything is sent to it.
+    await ensureSystemStates(q, missing, now);
+    states = await readSystemStates(q, true);
+  }
   const inflightRows = await q.all<{ system: string; n: number }>(
     `SELECT system, COUNT(*) AS n FROM deliveries WHERE status = 'leased' AND next_at > ? GROUP BY system`,
     [now],
@@ -155,13 +161,13 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
   }
   if (slots.size === 0) return { claimed: [], superseded: 0, deferred: 0, probing };
 
-  const params: Param[] = [now];
-  let systemFilter = '';
-  if (blocked.length > 0) {
-    systemFilter = ` AND d.system NOT IN (${placeholders(blocked.length)})`;
-    params.push(...blocked);
-  }
-  params.push(o.limit);
+  // Only systems with a free slot are selected, and no more rows than they have free slots in all:
+  // rows fetched beyond that would only be deferred again (a write per row per claim, for nothing).
+  const open = [...slots.keys()];
+  let totalFree = 0;
+  for (const n of slots.values()) totalFree += n;
+  const params: Param[] = [now, ...open, Math.max(1, Math.min(o.limit, totalFree))];
+  const systemFilter = ` AND d.system IN (${placeholders(open.length)})`;
   const lock = q.dialect === 'postgres' ? ' FOR UPDATE OF d SKIP LOCKED' : '';
   const rows = await q.all<CandidateRow>(
     `SELECT d.id, d.flow, d.system, d.record_id, d.entity, d.version, d.trace_id, d.attempts, d.idempotency_key, d.cause,
@@ -241,8 +247,18 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
     const chunk = stale.slice(i, i + 500);
     await q.run(`UPDATE deliveries SET status = 'superseded', updated_at = ? WHERE id IN (${placeholders(chunk.length)})`, [now, ...chunk]);
   }
+  // Deferrals sharing a due time (all those over a concurrency limit) go in one statement.
+  const byDue = new Map<number, number[]>();
   for (const [id, at] of deferrals) {
-    await q.run(`UPDATE deliveries SET next_at = ?, updated_at = ? WHERE id = ?`, [at, now, id]);
+    const ids = byDue.get(at);
+    if (ids) ids.push(id);
+    else byDue.set(at, [id]);
+  }
+  for (const [at, ids] of byDue) {
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      await q.run(`UPDATE deliveries SET next_at = ?, updated_at = ? WHERE id IN (${placeholders(chunk.length)})`, [at, now, ...chunk]);
+    }
   }
   for (const system of o.systems.keys()) {
     const st = states.get(system);

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { PostgresDb } from './postgres.js';
 import init from './migrations/0001_init.js';
 import delivery from './migrations/0002_delivery.js';
 import sourcesBackfill from './migrations/0003_sources_backfill.js';
@@ -13,8 +14,6 @@ export interface Migration {
 /** Forward-only, numbered; append new ones here. */
 export const MIGRATIONS: readonly Migration[] = [init, delivery, sourcesBackfill];
 
-// Any constant works; it only has to be the same in every hub process.
-const MIGRATION_LOCK = 727_100_001;
 
 /**
  * Applies the migrations this database has not seen, each in its own
@@ -30,7 +29,7 @@ export async function migrate(db: Db): Promise<number[]> {
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     const done = await db.tx(async (q) => {
-      if (q.dialect === 'postgres') await q.run('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+      if (db instanceof PostgresDb) await q.run('SELECT pg_advisory_xact_lock(?)', [db.lockKey('migrate')]);
       const seen = await q.get<{ id: number }>('SELECT id FROM migrations WHERE id = ?', [m.id]);
       if (seen) return false;
       for (const statement of splitStatements(q.dialect === 'postgres' ? m.postgres : m.sqlite)) {

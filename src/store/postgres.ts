@@ -50,6 +50,15 @@ export class PostgresDb implements Db {
     this.direct = this.queryable(this.pool);
   }
 
+  /**
+   * An advisory-lock key for `name` in this hub's schema. Advisory locks are
+   * per database, not per schema, so two hubs in two schemas of one database
+   * (tests, staging next to production) must not share a key.
+   */
+  lockKey(name: string): number {
+    return createHash('sha256').update(`${this.schema ?? 'public'}:${name}`).digest().readInt32BE(0);
+  }
+
   /** Creates the configured schema if it does not exist yet. */
   async ensureSchema(): Promise<void> {
     if (!this.schema) return;
