@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, visit, type Document, type Node } from 'yam
 import type { EntityName } from '../canonical/index.js';
 import { hashApiKey } from '../intake/api-keys.js';
 import { compileMapping, MappingError, type Mapping } from '../mapping/index.js';
+import { getConnector } from '../connectors/registry.js';
 import { checkSystemConfigs, compileFlows, compileSources, systemDelivery, type Flow, type SystemDelivery } from '../flows/compile.js';
 import { resolveEnvRefs } from './env.js';
 import { ProjectFileSchema, type AlertsFile, type ProjectFile, type SystemFile } from './schema.js';
@@ -168,7 +169,8 @@ export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): 
   const lineOf = makeLineOf(doc, counter);
   const data: unknown = doc.toJS();
   if (!validateFile(data)) {
-    for (const e of validateFile.errors ?? []) problems.push(problemFromAjv(e, lineOf, shown));
+    for (const e of collapseLiteralUnions(validateFile.errors ?? [])) problems.push(problemFromAjv(e, lineOf, shown));
+    checkLoosely(data, absDir, shown, lineOf, problems);
     throw new ConfigError(dedupe(problems));
   }
 
@@ -190,8 +192,68 @@ export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): 
     (spec, line) => loadMapping(spec, absDir, { file: shown, line }, problems),
     problems,
   );
+  checkAlertChannels(data, shown, lineOf, problems);
   if (problems.length) throw new ConfigError(dedupe(problems));
   return { dir: absDir, file, name: data.name ?? 'causeway', systems, ownership, flows, alerts: data.alerts ?? {}, raw: data, lineOf };
+}
+
+/** `alerts.email.system` must name a system of kind smtp: its connector sends the alert mails. */
+function checkAlertChannels(data: ProjectFile, file: string, lineOf: (p: (string | number)[]) => number | undefined, problems: ConfigProblem[]): void {
+  const email = data.alerts?.email;
+  if (!email) return;
+  const line = lineOf(['alerts', 'email', 'system']);
+  const at = { file, ...(line ? { line } : {}) };
+  const kind = data.systems[email.system]?.kind;
+  if (kind === undefined) problems.push({ ...at, message: `alerts.email.system: no system named "${email.system}"` });
+  else if (kind !== 'smtp') problems.push({ ...at, message: `alerts.email.system: ${email.system} is a ${kind} system; alert mails need a system of kind smtp` });
+}
+
+/**
+ * A union of literals (`on: [created, changed]`) fails once per branch and
+ * once more for the union: one problem, "must be one of …", reads better.
+ */
+function collapseLiteralUnions(errors: ErrorObject[]): ErrorObject[] {
+  const out: ErrorObject[] = [];
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf') continue;
+    const branches = errors.filter((x) => x.instancePath === e.instancePath && x.keyword === 'const' && x.schemaPath.startsWith(e.schemaPath.replace(/anyOf$/, '')));
+    if (branches.length === 0) continue;
+    const allowed = branches.map((b) => String((b.params as { allowedValue: unknown }).allowedValue));
+    out.push({ ...e, keyword: 'literals', message: `must be one of ${allowed.join(', ')}`, params: {} });
+  }
+  const collapsed = new Set(out.map((e) => e.instancePath));
+  return [...errors.filter((e) => !collapsed.has(e.instancePath) || (e.keyword !== 'const' && e.keyword !== 'anyOf')), ...out];
+}
+
+/**
+ * When the file's shape is wrong the later checks cannot run on it, but the
+ * parts that stand alone still can: mapping expressions compile and
+ * connector kinds exist. So one `causeway validate` shows those too.
+ */
+function checkLoosely(
+  data: unknown,
+  dir: string,
+  file: string,
+  lineOf: (p: (string | number)[]) => number | undefined,
+  problems: ConfigProblem[],
+): void {
+  const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const mapping = (spec: unknown, path: (string | number)[]) => {
+    if (typeof spec === 'string' && spec.trim() !== '') loadMapping(spec, dir, { file, line: lineOf(path) }, problems);
+  };
+  for (const [name, sys] of Object.entries(obj(obj(data)['systems']))) {
+    const kind = obj(sys)['kind'];
+    if (typeof kind === 'string' && !getConnector(kind)) {
+      const line = lineOf(['systems', name, 'kind']);
+      problems.push({ file, ...(line ? { line } : {}), message: `systems.${name}.kind: no connector "${kind}"` });
+    }
+    for (const [topic, t] of Object.entries(obj(obj(sys)['topics']))) mapping(obj(t)['mapping'], ['systems', name, 'topics', topic, 'mapping']);
+  }
+  for (const [name, f] of Object.entries(obj(obj(data)['flows']))) {
+    mapping(obj(obj(f)['when'])['filter'], ['flows', name, 'when', 'filter']);
+    mapping(obj(f)['map'], ['flows', name, 'map']);
+    mapping(obj(obj(f)['writeback'])['map'], ['flows', name, 'writeback', 'map']);
+  }
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
@@ -233,7 +295,10 @@ export function loadMapping(
     return compileMapping(expression, source);
   } catch (e) {
     if (e instanceof MappingError) {
-      problems.push({ file: e.source.replace(/:\d+$/, ''), ...(e.line ? { line: e.line } : {}), message: e.message.replace(/^[^ ]+: /, '') });
+      // An inline expression's problem is reported at its line in causeway.yaml; a file's at its own line.
+      const inline = expression === spec;
+      const line = inline ? where.line : e.line;
+      problems.push({ file: inline ? where.file : e.source.replace(/:\d+$/, ''), ...(line ? { line } : {}), message: e.message.replace(/^[^ ]+: /, '') });
       return undefined;
     }
     throw e;

@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { EntityName } from '../canonical/index.js';
 import type { ConfigProblem, SourceConfig, SystemConfig } from '../config/load.js';
 import type { DeliveryFile, FlowFile, ProjectFile } from '../config/schema.js';
@@ -52,7 +52,22 @@ export function systemDelivery(d: DeliveryFile | undefined): SystemDelivery {
   };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true });
+
+/** Ajv's errors as one readable message per path ("must be one of GET, POST" rather than one line per literal). */
+function readable(errors: readonly ErrorObject[] | null | undefined): Array<{ path: string; message: string }> {
+  const list = errors ?? [];
+  return list
+    .filter((e) => !(e.keyword === 'const' && list.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)))
+    .map((e) => {
+      const options = (e.parentSchema as { anyOf?: Array<{ const?: unknown }> } | undefined)?.anyOf;
+      if (e.keyword === 'anyOf' && options?.every((o) => o.const !== undefined)) {
+        return { path: e.instancePath, message: `must be one of ${options.map((o) => String(o.const)).join(', ')}` };
+      }
+      const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
+      return { path: e.instancePath, message: `${e.message ?? 'invalid'}${extra}` };
+    });
+}
 
 export type LoadMapping = (spec: string, line: number | undefined) => Mapping | undefined;
 
@@ -111,8 +126,8 @@ function compileFlow(
       if (action.options) {
         const check = ajv.compile(action.options);
         if (!check(options)) {
-          for (const e of check.errors ?? []) {
-            problems.push({ ...at('do', 'with'), message: `flows.${name}.do.with${e.instancePath.replace(/\//g, '.')}: ${e.message ?? 'invalid'}` });
+          for (const e of readable(check.errors)) {
+            problems.push({ ...at('do', 'with'), message: `flows.${name}.do.with${e.path.replace(/\//g, '.')}: ${e.message}` });
           }
         }
         options = structuredClone(options);
@@ -173,13 +188,8 @@ export function checkSystemConfigs(
     const check = ajv.compile(connector.manifest.config);
     if (!check(config)) {
       const cline = lineOf(['systems', name, 'config']) ?? line;
-      for (const e of check.errors ?? []) {
-        const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
-        problems.push({
-          file,
-          ...(cline ? { line: cline } : {}),
-          message: `systems.${name}.config${e.instancePath.replace(/\//g, '.')}: ${e.message ?? 'invalid'}${extra}`,
-        });
+      for (const e of readable(check.errors)) {
+        problems.push({ file, ...(cline ? { line: cline } : {}), message: `systems.${name}.config${e.path.replace(/\//g, '.')}: ${e.message}` });
       }
       continue;
     }
@@ -222,10 +232,7 @@ export function compileSources(
     if (manifest.options) {
       const check = ajv.compile(manifest.options);
       if (!check(options)) {
-        for (const e of check.errors ?? []) {
-          const extra = e.keyword === 'additionalProperties' ? ` "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
-          problems.push({ ...at, message: `${where}.options${e.instancePath.replace(/\//g, '.')}: ${e.message ?? 'invalid'}${extra}` });
-        }
+        for (const e of readable(check.errors)) problems.push({ ...at, message: `${where}.options${e.path.replace(/\//g, '.')}: ${e.message}` });
         continue;
       }
     }
