@@ -81,12 +81,15 @@ export class SourceRunner {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      if (this.abort.signal.aborted) return resolve();
-      const t = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
+      const signal = this.abort.signal;
+      if (signal.aborted) return resolve();
+      const done = () => {
         clearTimeout(t);
+        signal.removeEventListener('abort', done);
         resolve();
-      }, { once: true });
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 
