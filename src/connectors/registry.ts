@@ -1,5 +1,6 @@
 import { CausewayError } from '../errors.js';
 import { httpConnector } from './http/index.js';
+import { sqlConnector } from './sql/index.js';
 import type { Connector } from './types.js';
 import { webhookConnector } from './webhook/index.js';
 
@@ -10,6 +11,7 @@ import { webhookConnector } from './webhook/index.js';
 const BUILT_IN: readonly Connector[] = [
   httpConnector,
   webhookConnector,
+  sqlConnector,
 ];
 
 const registry = new Map<string, Connector>();
