@@ -162,6 +162,15 @@ const Alerts = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    email: Type.Optional(
+      Type.Object(
+        {
+          system: Name,
+          to: Type.Array(Type.String({ minLength: 3, pattern: '^[^\\r\\n]+$' }), { minItems: 1, maxItems: 50 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
