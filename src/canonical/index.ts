@@ -6,6 +6,7 @@ import { InventoryLevelSchema, type InventoryLevel } from './inventory-level.js'
 import { InvoiceSchema, type Invoice } from './invoice.js';
 import { OrderSchema, type Order } from './order.js';
 import { ProductSchema, type Product } from './product.js';
+import { ENTITY_NAMES, type EntityName } from './names.js';
 import { ShipmentSchema, type Shipment } from './shipment.js';
 
 export type { Customer, InventoryLevel, Invoice, Order, Product, Shipment };
@@ -16,8 +17,7 @@ export type { Customer, InventoryLevel, Invoice, Order, Product, Shipment };
  * component (the schema itself). Unknown fields are rejected; custom data
  * goes in `attributes`.
  */
-export const ENTITY_NAMES = ['customer', 'product', 'order', 'inventory_level', 'invoice', 'shipment'] as const;
-export type EntityName = (typeof ENTITY_NAMES)[number];
+export { ENTITY_NAMES, isEntityName, type EntityName } from './names.js';
 export type CanonicalData = Customer | Product | Order | InventoryLevel | Invoice | Shipment;
 
 export interface EntityDefinition {
@@ -53,10 +53,6 @@ export const ENTITIES: Record<EntityName, EntityDefinition> = {
 };
 
 export const canonicalSchemas: TSchema[] = ENTITY_NAMES.map((n) => ENTITIES[n].schema);
-
-export function isEntityName(s: string): s is EntityName {
-  return (ENTITY_NAMES as readonly string[]).includes(s);
-}
 
 // ajv-formats is CommonJS with a default export; under NodeNext its type is the module.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;

@@ -1,168 +1,86 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { ConfigError, loadProject } from '../config/load.js';
-import { Hub, ROLES, type Role } from '../hub.js';
+import { CliError, EXIT } from './args.js';
+import type { Command } from './command.js';
 
-const HELP: Record<string, string> = {
-  main: `causeway — the integration hub
+/**
+ * In the order `causeway --help` lists them: build a project, then run and
+ * operate it. Each is loaded only when run: the commands that talk to a hub
+ * need neither the connectors nor their client libraries.
+ */
+const COMMANDS: ReadonlyArray<{ name: string; summary: string; load(): Promise<Command> }> = [
+  { name: 'init', summary: 'create a project folder: causeway.yaml, mappings, samples, tests, README', load: async () => (await import('./commands/init.js')).init },
+  { name: 'validate', summary: 'check a project (and optionally its connections) and exit', load: async () => (await import('./commands/validate.js')).validate },
+  { name: 'test', summary: 'run the flow tests under tests/, offline (what CI runs)', load: async () => (await import('./commands/test.js')).test },
+  { name: 'plan', summary: 'dry run: the records and deliveries a payload would cause, sending nothing', load: async () => (await import('./commands/plan.js')).plan },
+  { name: 'start', summary: 'run the hub; reloads when the project files change', load: async () => (await import('./commands/start.js')).start },
+  { name: 'status', summary: 'systems (circuit, rate, backlog, dead letters) and flows (counts, errors)', load: async () => (await import('./commands/status.js')).status },
+  { name: 'trace', summary: 'what happened to a message or a record, as a timeline', load: async () => (await import('./commands/trace.js')).trace },
+  { name: 'dlq', summary: 'dead letters: list, show, replay (by id or with filters)', load: async () => (await import('./commands/dlq.js')).dlq },
+  { name: 'backfill', summary: 'send existing records to a system through its flows, with progress', load: async () => (await import('./commands/backfill.js')).backfill },
+];
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `causeway — the integration hub
 
 Usage: causeway <command> [options]
 
 Commands:
-  start       run the hub (HTTP API, intake, normalizer)
-  validate    check a project folder and exit
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run "causeway <command> --help" for a command's options.
-`,
-  start: `Usage: causeway start [options]
 
-Runs the hub on the project in --project.
-
-Options:
-  --project DIR   the project folder with causeway.yaml (env CAUSEWAY_PROJECT, default .)
-  --port N        port to listen on (env PORT, default 8080)
-  --host HOST     address to listen on (env HOST, default 127.0.0.1)
-  --role ROLE     all (default): everything; api: receive only (HTTP, intake);
-                  worker: normalize, route and deliver (env CAUSEWAY_ROLE).
-                  On PostgreSQL any number of processes of any role share the work.
-  -h, --help      this help
-
-Environment:
-  DATABASE_URL          postgres://… or sqlite:PATH (default sqlite:./data/causeway.db)
-  CAUSEWAY_SQLITE_SYNC  NORMAL (default: survives a process crash) or FULL (also survives power loss)
-  CAUSEWAY_ADMIN_TOKEN  bearer token for the management API; required to listen beyond loopback
-  LOG_LEVEL             trace, debug, info (default), warn, error
-  CAUSEWAY_LEASE_GRACE_MS  how long past a flow's timeout a delivery stays leased to a worker
-                        that may have died (default 5000)
-  CAUSEWAY_POLL_MS      how often a worker looks for due work when nothing signals (default 250)
-  CAUSEWAY_MAX_IN_FLIGHT   deliveries running at once per process (default 256)
-`,
-  validate: `Usage: causeway validate [options]
-
-Loads and checks the project: schema, every mapping compiles, every
-\${env:…} resolves. Prints each problem with its file and line.
-Exit code 0 when valid, 1 when not.
-
-Options:
-  --project DIR   the project folder (default .)
-  -h, --help      this help
-`,
-};
-
-function fail(message: string, code = 2): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(code);
+Commands that talk to a running hub take --url (env CAUSEWAY_URL, default
+http://127.0.0.1:8080) and --token (env CAUSEWAY_TOKEN).
+Exit codes: 0 ok, 1 a problem was found / nothing matched / a test failed,
+2 a usage error, 3 the hub cannot be reached.
+`;
 }
 
-/** Delivery tuning from the environment (tests and operators shorten leases for quick takeover). */
-function workerTuning(): { leaseGraceMs?: number; idlePollMs?: number; maxInFlight?: number } {
-  const num = (name: string): number | undefined => {
-    const v = process.env[name];
-    if (v === undefined || v === '') return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) fail(`${name} must be a whole number`);
-    return n;
-  };
-  const lease = num('CAUSEWAY_LEASE_GRACE_MS');
-  const poll = num('CAUSEWAY_POLL_MS');
-  const inFlight = num('CAUSEWAY_MAX_IN_FLIGHT');
-  return {
-    ...(lease !== undefined ? { leaseGraceMs: lease } : {}),
-    ...(poll !== undefined ? { idlePollMs: poll } : {}),
-    ...(inFlight !== undefined ? { maxInFlight: inFlight } : {}),
-  };
+/** Lets what is written to stdout and stderr reach a pipe before the process exits. */
+async function flushed(): Promise<void> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
 }
 
-async function start(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      project: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      role: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+async function main(): Promise<number | 'serving'> {
+  const [name, ...rest] = process.argv.slice(2);
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    process.stdout.write(topic ? (await topic.load()).help : mainHelp());
+    return EXIT.ok;
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return EXIT.ok;
+  }
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new CliError(EXIT.usage, `unknown command: ${name}\n\n${mainHelp()}`);
+  return (await entry.load()).run(rest);
+}
+
+// `causeway dlq list | head`: the reader went away; that is not an error of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
+    throw e;
   });
-  if (values.help) {
-    process.stdout.write(HELP['start'] ?? '');
-    return;
-  }
-  const port = Number(values.port ?? process.env['PORT'] ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid port: ${values.port}`);
-  const host = values.host ?? process.env['HOST'] ?? '127.0.0.1';
-  const role = values.role ?? process.env['CAUSEWAY_ROLE'] ?? 'all';
-  if (!(ROLES as readonly string[]).includes(role)) fail(`--role must be one of ${ROLES.join(', ')}`);
-  const sync = process.env['CAUSEWAY_SQLITE_SYNC']?.toUpperCase();
-  if (sync !== undefined && sync !== 'NORMAL' && sync !== 'FULL') fail('CAUSEWAY_SQLITE_SYNC must be NORMAL or FULL');
-  let hub: Hub;
-  try {
-    hub = new Hub({
-      projectDir: values.project ?? process.env['CAUSEWAY_PROJECT'] ?? '.',
-      ...(process.env['DATABASE_URL'] ? { databaseUrl: process.env['DATABASE_URL'] } : {}),
-      ...(sync ? { dbOptions: { sqliteSync: sync } } : {}),
-      settings: { adminToken: process.env['CAUSEWAY_ADMIN_TOKEN'] || undefined },
-      role: role as Role,
-      worker: workerTuning(),
-    });
-  } catch (e) {
-    if (e instanceof ConfigError) fail(e.message, 1);
-    throw e;
-  }
-  await hub.init();
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    hub.log.info({ signal }, 'shutting down');
-    hub
-      .stop()
-      .then(() => process.exit(0))
-      .catch((e: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(e)}\n`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  const address = await hub.listen(port, host);
-  if (process.stdout.isTTY) process.stdout.write(`Causeway is running on ${address} (API docs at ${address}/docs)\n`);
 }
 
-function validate(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { project: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    process.stdout.write(HELP['validate'] ?? '');
-    return;
-  }
-  try {
-    const p = loadProject(values.project ?? process.env['CAUSEWAY_PROJECT'] ?? '.');
-    process.stdout.write(`${p.file}: valid (${p.systems.size} systems)\n`);
-  } catch (e) {
-    if (e instanceof ConfigError) fail(e.message, 1);
-    throw e;
-  }
-}
-
-async function main(): Promise<void> {
-  const [command, ...rest] = process.argv.slice(2);
-  switch (command) {
-    case 'start':
-      return start(rest);
-    case 'validate':
-      return validate(rest);
-    case undefined:
-    case '-h':
-    case '--help':
-    case 'help':
-      process.stdout.write(HELP['main'] ?? '');
-      return;
-    default:
-      fail(`unknown command: ${command}\n\n${HELP['main']}`);
-  }
-}
-
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+main()
+  .then(async (code) => {
+    if (code === 'serving') return;
+    await flushed();
+    process.exit(code);
+  })
+  .catch(async (e: unknown) => {
+    if (e instanceof CliError) {
+      process.stderr.write(`${e.message}\n`);
+      await flushed();
+      process.exit(e.exitCode);
+    }
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    await flushed();
+    process.exit(EXIT.problem);
+  });
