@@ -1,5 +1,9 @@
 import { CausewayError } from '../errors.js';
+import { amqpConnector } from './amqp/index.js';
 import { httpConnector } from './http/index.js';
+import { mqttConnector } from './mqtt/index.js';
+import { natsConnector } from './nats/index.js';
+import { smtpConnector } from './smtp/index.js';
 import { sqlConnector } from './sql/index.js';
 import type { Connector } from './types.js';
 import { webhookConnector } from './webhook/index.js';
@@ -12,6 +16,10 @@ const BUILT_IN: readonly Connector[] = [
   httpConnector,
   webhookConnector,
   sqlConnector,
+  smtpConnector,
+  amqpConnector,
+  mqttConnector,
+  natsConnector,
 ];
 
 const registry = new Map<string, Connector>();

@@ -1,7 +1,9 @@
 import { request } from 'undici';
 import type { Logger } from 'pino';
 import type { Project } from '../config/load.js';
+import { getConnector } from '../connectors/registry.js';
 import { errorMessage } from '../errors.js';
+import { newTraceId } from '../ids.js';
 import { signStandardWebhook } from '../intake/signatures.js';
 import type { Db } from '../store/db.js';
 import { dueAlerts, markAlert, type Alert } from '../store/alerts.js';
@@ -10,21 +12,24 @@ const MAX_ALERT_ATTEMPTS = 10;
 
 /**
  * Sends queued operator alerts (dead letters, circuits opening) to the
- * project's alert webhook, signed as Standard Webhooks when a secret is set.
+ * project's alert webhook, signed as Standard Webhooks when a secret is set,
+ * and/or by e-mail through the project's smtp system (alerts.email).
  * Every alert is also a log line, so a project without a channel still sees
  * them. Failed sends back off exponentially and give up after ten tries.
  */
 export async function sendDueAlerts(db: Db, project: Project, log: Logger, now = Date.now()): Promise<number> {
   const alerts = await dueAlerts(db, now, 50);
-  const hook = project.alerts.webhook;
+  const { webhook: hook, email } = project.alerts;
   for (const a of alerts) {
     log.warn({ alert_id: a.id, kind: a.kind, system: a.system, flow: a.flow, delivery_id: a.deliveryId }, `alert: ${a.message}`);
-    if (!hook) {
+    if (!hook && !email) {
       await markAlert(db, a.id, { sent: true, at: now });
       continue;
     }
     try {
-      await post(hook, a);
+      // A retry repeats both channels; each carries the alert's id (webhook-id, Message-ID) so a receiver can tell a repeat.
+      if (hook) await post(hook, a);
+      if (email) await mail(project, email, a, log);
       await markAlert(db, a.id, { sent: true, at: Date.now() });
     } catch (e) {
       const giveUp = a.attempts + 1 >= MAX_ALERT_ATTEMPTS;
@@ -50,4 +55,27 @@ async function post(hook: { url: string; secret?: string | undefined }, a: Alert
   const res = await request(hook.url, { method: 'POST', headers, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
   await res.body.dump();
   if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`alert webhook answered ${res.statusCode}`);
+}
+
+/** E-mails an alert through the smtp connector's `send` action, as a flow would (load checked the system is of kind smtp). */
+async function mail(project: Project, channel: { system: string; to: string[] }, a: Alert, log: Logger): Promise<void> {
+  const system = project.systems.get(channel.system);
+  const connector = system ? getConnector(system.kind) : undefined;
+  if (!system || !connector?.act) throw new Error(`alerts.email.system ${channel.system} cannot send mail`);
+  const about = [a.system && `system: ${a.system}`, a.flow && `flow: ${a.flow}`, a.deliveryId !== null && `delivery: ${a.deliveryId}`].filter(Boolean);
+  const input = {
+    to: channel.to,
+    subject: `[${project.name}] ${a.kind.replace('_', ' ')}${a.system ? ` at ${a.system}` : ''}`,
+    text: [a.message, '', `kind: ${a.kind}`, `at: ${new Date(a.at).toISOString()}`, ...about].join('\n'),
+  };
+  await connector.act('send', input, {
+    system: system.name,
+    config: system.config,
+    options: {},
+    idempotencyKey: `cw_alert_${a.id}`,
+    traceId: newTraceId(),
+    attempt: a.attempts + 1,
+    signal: AbortSignal.timeout(30_000),
+    log,
+  });
 }

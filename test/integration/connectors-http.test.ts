@@ -365,7 +365,8 @@ describe('helpers and registry', () => {
   });
 
   test('the registry holds the built-ins and refuses a duplicate kind', () => {
-    assert.deepEqual([...connectors.keys()].sort(), ['http', 'webhook']);
+    // Other built-ins come and go; these must be there.
+    for (const kind of ['http', 'webhook', 'smtp', 'amqp', 'mqtt', 'nats']) assert.ok(connectors.has(kind), `${kind} is registered`);
     assert.throws(() => registerConnector(http), /already registered/);
     assert.throws(() => registerConnector({ manifest: { ...http.manifest, kind: 'Bad Kind' } }), /kind must be/);
     assert.throws(() => registerConnector({ manifest: { ...http.manifest, kind: 'noact' } }), /no act/);

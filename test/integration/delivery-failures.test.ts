@@ -17,7 +17,7 @@ interface DeliveryJson {
   last_error: string | null;
 }
 
-async function setup(dialect: Dialect, retry: string, extra = ''): Promise<{ t: TestHub; erp: Receiver; close(): Promise<void> }> {
+async function setup(dialect: Dialect, retry: string, extra = '', cooldownSeconds = 0.5): Promise<{ t: TestHub; erp: Receiver; close(): Promise<void> }> {
   const erp = await startReceiver();
   const t = await testHub(
     dialect,
@@ -29,7 +29,7 @@ async function setup(dialect: Dialect, retry: string, extra = ''): Promise<{ t: 
     do: { system: erp, action: request, with: { path: "/customers" } }
     ${retry}
 ${extra}`,
-    ),
+    ).replace('cooldown_seconds: 0.5', `cooldown_seconds: ${cooldownSeconds}`),
     FILES,
     { worker: { idlePollMs: 10, leaseGraceMs: 1000 } },
   );
@@ -132,7 +132,8 @@ for (const dialect of DIALECTS) {
     });
 
     test('the circuit opens after repeated failures, deliveries wait without spending attempts, a probe closes it', async () => {
-      const s = await setup(dialect, 'retry: { attempts: 20, base_delay_ms: 30, max_delay_ms: 60, jitter: 0 }');
+      // A cooldown long enough that a slow machine still sees the circuit open before it probes.
+      const s = await setup(dialect, 'retry: { attempts: 20, base_delay_ms: 30, max_delay_ms: 60, jitter: 0 }', '', 3);
       open.push(s.close);
       s.erp.respond(() => ({ status: 503, body: { error: 'down' } }));
       for (let i = 0; i < 6; i++) await postCustomer(s.t.hub, `CB-${i}`);
@@ -140,7 +141,7 @@ for (const dialect of DIALECTS) {
         const r = await s.t.hub.db.get<{ circuit: string }>(`SELECT circuit FROM system_state WHERE system = 'erp'`);
         return r?.circuit === 'open';
       });
-      // While it is open (cooldown 0.5 s), nothing reaches the destination and no attempt is spent.
+      // While it is open (cooldown 3 s), nothing reaches the destination and no attempt is spent.
       const seen = s.erp.received.length;
       const spent = (await deliveries(s.t)).reduce((n, d) => n + d.attempts, 0);
       await new Promise((r) => setTimeout(r, 250));

@@ -1,0 +1,61 @@
+import { createTransport, type SMTPPoolOptions } from 'nodemailer';
+import type { SmtpConfig } from './manifest.js';
+
+type Transporter = ReturnType<typeof createPool>;
+
+/** nodemailer's options for a system's config; `pool` only for sending (a check opens its own connection). */
+export function transportOptions(config: SmtpConfig): SMTPPoolOptions {
+  const secure = config.secure ?? false;
+  const starttls = config.starttls ?? 'required';
+  const timeout = config.timeout_ms ?? 30_000;
+  return {
+    host: config.host,
+    port: config.port ?? (secure ? 465 : 587),
+    secure,
+    // With `secure` the whole connection is TLS already; STARTTLS does not apply.
+    requireTLS: !secure && starttls === 'required',
+    ignoreTLS: !secure && starttls === 'never',
+    tls: {
+      rejectUnauthorized: config.tls?.reject_unauthorized ?? true,
+      minVersion: 'TLSv1.2',
+      ...(config.tls?.ca ? { ca: config.tls.ca } : {}),
+      ...(config.tls?.servername ? { servername: config.tls.servername } : {}),
+    },
+    ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.pass } } : {}),
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    logger: false,
+  };
+}
+
+function createPool(config: SmtpConfig) {
+  return createTransport({
+    ...transportOptions(config),
+    pool: true,
+    maxConnections: config.max_connections ?? 5,
+    // No silent resend inside one attempt: a message whose connection broke may have been accepted, so the hub's retry policy decides.
+    maxRequeues: 0,
+    // Servers commonly drop idle clients after a few minutes; closing first avoids failing a send on a dead connection.
+    idleTimeout: 60_000,
+  });
+}
+
+/** One pool per system; a changed config (a reloaded project) replaces it. */
+const pools = new Map<string, { key: string; transporter: Transporter }>();
+
+export function poolFor(system: string, config: SmtpConfig): Transporter {
+  const key = JSON.stringify(config);
+  const current = pools.get(system);
+  if (current?.key === key) return current.transporter;
+  // Messages in flight on the old pool finish; only its idle connections close now.
+  current?.transporter.close();
+  const transporter = createPool(config);
+  pools.set(system, { key, transporter });
+  return transporter;
+}
+
+export function closePools(): void {
+  for (const { transporter } of pools.values()) transporter.close();
+  pools.clear();
+}
