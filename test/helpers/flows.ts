@@ -1,8 +1,11 @@
 import type { Hub } from '../../src/hub.js';
 import { SHOP_KEY } from './project.js';
 
-/** A project with a shop that posts customers and an ERP behind `erpUrl`; `flows` is YAML under `flows:`. */
-export function flowProject(erpUrl: string, flows: string, extraSystems = ''): string {
+/**
+ * A project with a shop that posts customers and an ERP behind `erpUrl`; `flows` is YAML under `flows:`.
+ * `erpDelivery` adds keys to the ERP's `delivery:` (flow style), e.g. `rate_limit: { per_second: 20 }`.
+ */
+export function flowProject(erpUrl: string, flows: string, extraSystems = '', erpDelivery = ''): string {
   return `
 version: 1
 name: flow-test
@@ -20,8 +23,7 @@ systems:
     kind: http
     config:
       base_url: ${erpUrl}
-    delivery:
-      circuit: { failures: 3, cooldown_seconds: 0.5 }
+    delivery: { circuit: { failures: 3, cooldown_seconds: 0.5 }${erpDelivery ? `, ${erpDelivery}` : ''} }
 ${extraSystems}
 flows:
 ${flows}

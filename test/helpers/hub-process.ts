@@ -17,7 +17,15 @@ export interface HubProcess {
  * Starts `causeway start` as a child process on a free port and resolves
  * once it logged that it listens. Logs are kept for failure messages.
  */
-export async function startHubProcess(options: { project: string; databaseUrl: string; env?: Record<string, string>; args?: string[] }): Promise<HubProcess> {
+export async function startHubProcess(options: {
+  project: string;
+  databaseUrl: string;
+  env?: Record<string, string>;
+  args?: string[];
+  /** How long it may take to listen (default 30 s; a host with busy CPUs needs more). */
+  startTimeoutMs?: number;
+}): Promise<HubProcess> {
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--project', options.project, '--port', '0', ...(options.args ?? [])], {
     env: { ...process.env, DATABASE_URL: options.databaseUrl, LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,7 +33,11 @@ export async function startHubProcess(options: { project: string; databaseUrl: s
   const logs: string[] = [];
   const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start in 30 s:\n${logs.join('\n')}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Do not leave a hung child behind: the caller never gets a handle to kill it.
+      child.kill('SIGKILL');
+      reject(new Error(`hub did not start in ${startTimeoutMs} ms:\n${logs.join('\n')}`));
+    }, startTimeoutMs);
     const onLine = (line: string) => {
       logs.push(line);
       if (logs.length > 2000) logs.shift();

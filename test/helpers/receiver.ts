@@ -17,6 +17,9 @@ export interface Receiver {
   received: Received[];
   /** Replace how it answers (e.g. start failing, then recover). */
   respond(r: Responder): void;
+  /** Requests arrived and not yet answered (or destroyed), now and at the most. */
+  readonly open: number;
+  readonly maxOpen: number;
   /** Resolves once `n` requests have arrived (or rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -30,7 +33,20 @@ export async function startReceiver(responder?: Responder): Promise<Receiver> {
   const received: Received[] = [];
   let respond: Responder = responder ?? (() => undefined);
   const waiters: Array<{ n: number; resolve: () => void }> = [];
+  let open = 0;
+  let maxOpen = 0;
   const server: Server = createServer((req, res) => {
+    // Counted from the moment the headers are in until the answer is handed to the socket.
+    open++;
+    maxOpen = Math.max(maxOpen, open);
+    let answered = false;
+    const settle = () => {
+      if (answered) return;
+      answered = true;
+      open--;
+    };
+    // A client that went away (aborted, killed) before the answer no longer holds the request open.
+    res.on('close', settle);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -51,6 +67,7 @@ export async function startReceiver(responder?: Responder): Promise<Receiver> {
       }
       const a = respond(r, received.length) ?? { status: 200, body: { ok: true } };
       const send = () => {
+        settle();
         if (a.destroy) {
           req.socket.destroy();
           return;
@@ -68,6 +85,12 @@ export async function startReceiver(responder?: Responder): Promise<Receiver> {
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    get open() {
+      return open;
+    },
+    get maxOpen() {
+      return maxOpen;
+    },
     respond: (r) => {
       respond = r;
     },
