@@ -1,8 +1,10 @@
 import { CausewayError } from '../errors.js';
 import { amqpConnector } from './amqp/index.js';
+import { folderConnector } from './folder/index.js';
 import { httpConnector } from './http/index.js';
 import { mqttConnector } from './mqtt/index.js';
 import { natsConnector } from './nats/index.js';
+import { sftpConnector } from './sftp/index.js';
 import { smtpConnector } from './smtp/index.js';
 import { sqlConnector } from './sql/index.js';
 import type { Connector } from './types.js';
@@ -20,6 +22,8 @@ const BUILT_IN: readonly Connector[] = [
   amqpConnector,
   mqttConnector,
   natsConnector,
+  sftpConnector,
+  folderConnector,
 ];
 
 const registry = new Map<string, Connector>();
