@@ -25,7 +25,7 @@ export async function startHubProcess(options: {
   /** How long it may take to listen (default 30 s; a host with busy CPUs needs more). */
   startTimeoutMs?: number;
 }): Promise<HubProcess> {
-  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 90_000;
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--project', options.project, '--port', '0', ...(options.args ?? [])], {
     env: { ...process.env, DATABASE_URL: options.databaseUrl, LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
