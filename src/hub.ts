@@ -40,6 +40,8 @@ export interface HubOptions {
   /** Start the delivery worker (default true). */
   deliver?: boolean;
   role?: Role;
+  /** Sources wait while more inbox messages than this wait to be normalized (default 10,000; tests set it low). */
+  sourceMaxBacklog?: number;
   /** Delivery worker tuning (tests shorten the lease grace). */
   worker?: { maxInFlight?: number; idlePollMs?: number; leaseGraceMs?: number };
 }
@@ -135,7 +137,13 @@ export class Hub {
       onChange: this.onChange,
       ...this.options.worker,
     });
-    this.sources = new SourceRunner({ db: this.db, project: () => this.current, log: this.log, onCommitted: () => this.normalizer.signal() });
+    this.sources = new SourceRunner({
+      db: this.db,
+      project: () => this.current,
+      log: this.log,
+      onCommitted: () => this.normalizer.signal(),
+      ...(this.options.sourceMaxBacklog !== undefined ? { maxBacklog: this.options.sourceMaxBacklog } : {}),
+    });
     this.leader = new Leader({
       db: this.db,
       project: () => this.current,

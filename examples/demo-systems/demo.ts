@@ -4,14 +4,18 @@
  * Starts the five stand-ins (store, ERP, warehouse, carrier, mailer), uses
  * the hub on HUB_URL (default http://127.0.0.1:8080 — `npm start`) or starts
  * its own there on a throwaway database, sends three orders as the store
- * would (signed webhooks: placed, then paid), waits for the loop to finish,
- * and prints what to look at. Ends by itself and stops what it started;
+ * would (signed webhooks: placed, then paid), drops a CSV stock export into
+ * the legacy warehouse's folder (LEGACY_DROP_DIR), waits for the loop to
+ * finish, and prints what to look at. Ends by itself and stops what it started;
  * `--keep` keeps everything up until Ctrl-C.
  */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HubClient, startOwnHub, waitFor, type OwnHub } from './hub-client.js';
 import { startDemoSystems, type DemoSystems } from './index.js';
+import { dropStockExport } from './legacy-drop.js';
 import { demoOrders } from './orders.js';
-import { demoSettings, SYSTEMS } from './settings.js';
+import { demoSettings, SYSTEMS, type DemoSettings } from './settings.js';
 import type { Sent } from './store.js';
 
 interface Delivery {
@@ -94,6 +98,22 @@ async function story(systems: DemoSystems, hub: HubClient): Promise<Outcome> {
   return { adaNumber: ada.number, orderId: found.body.records[0]?.id, paidTrace, deliveries: settled ?? (await deliveriesOf(hub, traces)) };
 }
 
+/** The legacy warehouse drops a CSV export (one row malformed); its good rows reach the store, the file goes to error/ with a report. */
+async function legacyExport(systems: DemoSystems, settings: DemoSettings): Promise<void> {
+  step(`4. The legacy warehouse's old ERP drops a CSV stock export (";", Windows-1252) into ${settings.legacyDropDir}. The hub takes it row by row; the store gets the levels.`);
+  const drop = dropStockExport(settings.legacyDropDir, systems.seed);
+  say(`  dropped ${join(settings.legacyDropDir, drop.file)} (line ${drop.badLine} is cut short on purpose)`);
+  const skus = Object.entries(drop.available);
+  const arrived = await waitFor(() => skus.every(([sku, n]) => systems.store.inventory.get(sku) === n), STEP_TIMEOUT_MS);
+  if (!arrived) throw new Error(`the store did not get the legacy warehouse's stock in time: does the hub read ${settings.legacyDropDir} (LEGACY_DROP_DIR)?`);
+  const report = join(drop.errorDir, `${drop.file}.report.txt`);
+  const moved = await waitFor(() => existsSync(report), STEP_TIMEOUT_MS);
+  say(`  The store has ${skus.map(([sku, n]) => `${sku} ${n}`).join(', ')}.`);
+  say(`  Finished files go to   ${drop.archiveDir}`);
+  say(`  Files with bad rows to ${drop.errorDir}, beside <file>.report.txt${moved ? ':' : ' (this one is not there yet)'}`);
+  if (moved) say(readFileSync(report, 'utf8').trimEnd().split('\n').map((l) => `    ${l}`.trimEnd()).join('\n'));
+}
+
 /** What the destination answered on the last attempt (the ERP's reason for a 422, say). */
 async function lastResponse(hub: HubClient, id: number): Promise<string | undefined> {
   const d = await hub.get<{ attempts: Array<{ response: string | null }> }>(`/v1/deliveries/${id}`);
@@ -107,9 +127,10 @@ async function report(hub: HubClient, systems: DemoSystems, outcome: Outcome): P
   if (orderId) {
     const ledger = await hub.get<{ version: number; systems: LedgerEntry[] }>(`/v1/records/order/${orderId}/sync`);
     say(`  Ada's order ${adaNumber} is ${orderId}, version ${ledger.body.version}. Did it sync?`);
+    const width = Math.max(10, ...ledger.body.systems.map((e) => e.system.length));
     for (const e of ledger.body.systems) {
       const version = e.version !== null ? `v${e.version}` : '';
-      say(`    ${e.system.padEnd(10)} ${e.state.padEnd(15)} ${version.padEnd(4)} ${e.external_id ?? ''}${e.error ? `  ${e.error}` : ''}`.trimEnd());
+      say(`    ${e.system.padEnd(width)} ${e.state.padEnd(15)} ${version.padEnd(4)} ${e.external_id ?? ''}${e.error ? `  ${e.error}` : ''}`.trimEnd());
     }
   }
   const retried = deliveries.filter((d) => d.status === 'done' && d.attempts > 1);
@@ -154,6 +175,8 @@ async function main(): Promise<number> {
 
   const run = async (): Promise<number> => {
     say('Causeway demo: the order-to-cash loop');
+    // Before any hub looks at it: a hub that finds no drop folder retries its polls ever more slowly.
+    mkdirSync(settings.legacyDropDir, { recursive: true });
     systems = await startDemoSystems({ settings });
     for (const s of SYSTEMS) say(`  ${s.padEnd(10)} ${systems.urls[s]}`);
     if (await hub.isUp()) {
@@ -171,7 +194,10 @@ async function main(): Promise<number> {
       throw new Error(`the hub at ${hub.url} runs another project (it has no ${missing.join(', ')}): stop it and run npm start, which loads examples/`);
     }
 
-    await report(hub, systems, await story(systems, hub));
+    const outcome = await story(systems, hub);
+    if (names.includes('legacy-warehouse')) await legacyExport(systems, settings);
+    else say(`\n  (the hub at ${hub.url} has no legacy-warehouse system: restart it to see the CSV drop)`);
+    await report(hub, systems, outcome);
     if (own && !keep) say('\nThis demo started its own hub and stops it now. Run `npm start` in another terminal first to keep exploring (or `npm run demo -- --keep`).');
     if (keep) {
       say('\nEverything stays up until Ctrl-C.');

@@ -106,6 +106,7 @@ export async function startDemoSystems(options: StartOptions = {}): Promise<Demo
     WAREHOUSE_WEBHOOK_SECRET: settings.warehouseWebhookSecret,
     CARRIER_API_KEY: settings.carrierApiKey,
     MAILER_TOKEN: settings.mailerToken,
+    LEGACY_DROP_DIR: settings.legacyDropDir,
   };
 
   return {

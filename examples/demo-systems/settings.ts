@@ -42,6 +42,8 @@ export interface DemoSettings {
   carrierApiKey: string;
   /** hub → mailer (Bearer). */
   mailerToken: string;
+  /** The legacy warehouse's drop folder (LEGACY_DROP_DIR): the demo writes its CSV export there, the hub reads it. */
+  legacyDropDir: string;
 }
 
 export function demoSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings {
@@ -61,5 +63,6 @@ export function demoSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings
     warehouseWebhookSecret: get('WAREHOUSE_WEBHOOK_SECRET', 'whsec_ZGVtby13YXJlaG91c2Utc2VjcmV0LWNoYW5nZS1tZQ=='),
     carrierApiKey: get('CARRIER_API_KEY', 'demo-carrier-key'),
     mailerToken: get('MAILER_TOKEN', 'demo-mailer-token'),
+    legacyDropDir: get('LEGACY_DROP_DIR', '/tmp/causeway-legacy-drop'),
   };
 }

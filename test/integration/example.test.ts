@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startDemoSystems, type DemoSystems } from '../../examples/demo-systems/index.js';
+import { dropStockExport } from '../../examples/demo-systems/legacy-drop.js';
 import { demoOrders } from '../../examples/demo-systems/orders.js';
 import { demoSettings } from '../../examples/demo-systems/settings.js';
 import type { StoreOrder } from '../../examples/demo-systems/store.js';
@@ -28,10 +32,12 @@ describe('the example project', () => {
   let t: TestHub;
   const lines: string[] = [];
   const [ada, , alan] = demoOrders(700_000);
+  // The legacy warehouse's drop folder: a fresh one, not the demo's default under /tmp.
+  const dropDir = mkdtempSync(join(tmpdir(), 'causeway-legacy-drop-'));
 
   before(async () => {
     // Free ports, and nothing from the caller's environment: the defaults are what a newcomer gets.
-    systems = await startDemoSystems({ settings: demoSettings({}), anyPort: true, erpFailEvery: 2, seed: 700_000, log: (s, l) => lines.push(`${s} ${l}`) });
+    systems = await startDemoSystems({ settings: demoSettings({ LEGACY_DROP_DIR: dropDir }), anyPort: true, erpFailEvery: 2, seed: 700_000, log: (s, l) => lines.push(`${s} ${l}`) });
     // The project is examples/ itself (projectDir); the env points its systems at the stand-ins.
     t = await testHub('sqlite', '', {}, { projectDir: EXAMPLES, env: systems.env, worker: { idlePollMs: 10, leaseGraceMs: 1000 } });
     systems.setHubUrl(await t.hub.listen(0, '127.0.0.1'));
@@ -40,6 +46,7 @@ describe('the example project', () => {
   after(async () => {
     await systems?.close();
     await t?.close();
+    rmSync(dropDir, { recursive: true, force: true });
   });
 
   async function get<T>(url: string): Promise<T> {
@@ -59,10 +66,40 @@ describe('the example project', () => {
 
   test('loads and validates with nothing set but the stand-ins’ addresses', () => {
     const project = loadProject(EXAMPLES, systems.env);
-    assert.deepEqual([...project.systems.keys()].sort(), ['carrier', 'erp', 'mailer', 'store', 'warehouse']);
+    assert.deepEqual([...project.systems.keys()].sort(), ['carrier', 'erp', 'legacy-warehouse', 'mailer', 'store', 'warehouse']);
     assert.deepEqual([...project.flows.keys()].sort(), ['customer-to-erp', 'label-when-paid', 'order-to-erp', 'order-to-warehouse', 'shipment-email', 'stock-to-store']);
     // And with nothing at all set, the defaults point at the demo's fixed ports.
     assert.equal(loadProject(EXAMPLES, {}).systems.get('erp')?.config['base_url'], 'http://127.0.0.1:9102');
+    assert.equal(loadProject(EXAMPLES, {}).systems.get('legacy-warehouse')?.config['path'], '/tmp/causeway-legacy-drop');
+    assert.equal(project.systems.get('legacy-warehouse')?.config['path'], dropDir);
+  });
+
+  test('a CSV stock export dropped by the legacy warehouse becomes inventory levels and reaches the store; the bad row is reported', async () => {
+    const drop = dropStockExport(dropDir, 700_000);
+    // Older than settle_seconds, so the next poll takes it without waiting for the file to settle.
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(dropDir, drop.file), past, past);
+
+    for (const [sku, available] of Object.entries(drop.available)) {
+      await until(`${sku} in the store`, async () => systems.store.inventory.get(sku) === available, 20_000).catch((e: Error) => assert.fail(e.message + why()));
+    }
+    const lamp = await recordOf('inventory_level', 'legacy-warehouse', 'LAMP-OAK@NORD');
+    assert.deepEqual(
+      { ...lamp?.data, counted_at: undefined },
+      { sku: 'LAMP-OAK', location: 'NORD', on_hand: 10, reserved: 3, available: 7, counted_at: undefined, attributes: { description: 'Tischlampe „Eiche“, Größe M' } },
+      'Windows-1252 decoded, strings converted',
+    );
+    assert.match(String(lamp?.data['counted_at']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/);
+    assert.ok(await recordOf('inventory_level', 'legacy-warehouse', 'CHAIR-BEECH@SÜD'));
+    assert.equal(await recordOf('inventory_level', 'legacy-warehouse', 'VASE-BLUE@NORD'), undefined, 'the malformed row is not taken');
+
+    // The file had a bad row: it goes to error/, beside a report that names the line.
+    const report = join(drop.errorDir, `${drop.file}.report.txt`);
+    await until('the file in the error folder', async () => existsSync(report) && existsSync(join(drop.errorDir, drop.file)));
+    assert.equal(existsSync(join(dropDir, drop.file)), false);
+    const text = readFileSync(report, 'utf8');
+    assert.match(text, /1 bad row\(s\), 3 row\(s\) taken/);
+    assert.match(text, new RegExp(`line ${drop.badLine} \\(row 3\\): expected 6 fields, found 3`));
   });
 
   test('order → customer and sales order in the ERP (ids written back) → warehouse → stock to the store; paid → label → shipment → email', async () => {
