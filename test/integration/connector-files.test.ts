@@ -413,11 +413,13 @@ flows:
       FILES,
       { deliver: true, worker: { idlePollMs: 10, leaseGraceMs: 1000 } },
     );
-    await until('the levels exported', async () => existsSync(join(sshd.root, 'exports')) && readdirSync(join(sshd.root, 'exports')).length === 2);
+    // Dot names are writes in progress (temporary files before their rename): count only finished files.
+    const finished = () => readdirSync(join(sshd.root, 'exports')).filter((f) => !f.startsWith('.'));
+    await until('the levels exported', async () => existsSync(join(sshd.root, 'exports')) && finished().length === 2);
     assert.deepEqual(readdirSync(join(dir, 'drop', 'archive')), ['levels.csv']);
     const brulee = await levelOf(t, 'CRB-1@Küche', 'shelf');
     assert.equal(brulee.attributes.name, 'Crème brûlée');
-    const exported = readdirSync(join(sshd.root, 'exports')).sort();
+    const exported = finished().sort();
     assert.match(exported[0]!, /^CRB-1-.+\.json$/);
     const body = JSON.parse(readFileSync(join(sshd.root, 'exports', exported[0]!), 'utf8')) as Level;
     assert.equal(body.location, 'Küche');
