@@ -37,9 +37,10 @@ export function jsonDepthExceeds(raw: Uint8Array, maxDepth: number): boolean {
  * Parses a JSON body from its raw bytes: valid UTF-8 (a BOM is dropped),
  * nesting within `maxDepth`, no `__proto__` or `constructor.prototype` keys
  * (prototype pollution), syntactically valid. Every failure is a 400 with its
- * own code.
+ * own code. Returns the decoded text too, so the caller does not decode the
+ * bytes a second time.
  */
-export function parseJsonBody(raw: Buffer, options: { maxDepth: number } = { maxDepth: 64 }): unknown {
+export function decodeJsonBody(raw: Buffer, options: { maxDepth: number } = { maxDepth: 64 }): { text: string; value: unknown } {
   let text: string;
   try {
     text = utf8.decode(raw);
@@ -51,7 +52,11 @@ export function parseJsonBody(raw: Buffer, options: { maxDepth: number } = { max
     throw new CausewayError('too_deeply_nested', `JSON is nested deeper than ${options.maxDepth} levels`);
   }
   try {
-    return secureJsonParse.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    // secure-json-parse is JSON.parse plus a scan for __proto__ / constructor keys (spelled out or
+    // with \u escapes); text that has neither word nor any \u escape cannot have one.
+    const suspect = text.includes('\\u') || text.includes('__proto__') || text.includes('constructor');
+    const value = suspect ? secureJsonParse.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
+    return { text, value };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (/prototype/i.test(message)) {
@@ -63,12 +68,19 @@ export function parseJsonBody(raw: Buffer, options: { maxDepth: number } = { max
   }
 }
 
+/** {@link decodeJsonBody}, the parsed value only. */
+export function parseJsonBody(raw: Buffer, options: { maxDepth: number } = { maxDepth: 64 }): unknown {
+  return decodeJsonBody(raw, options).value;
+}
+
 /**
  * True for `application/json` and `application/*+json`, with parameters; a
  * charset other than UTF-8 is not accepted (we would misread the bytes).
  */
 export function isJsonContentType(header: string | undefined): boolean {
   if (!header) return false;
+  // The common case, without splitting or allocating.
+  if (header === 'application/json' || header === 'application/json; charset=utf-8') return true;
   const [type = '', ...params] = header.toLowerCase().split(';').map((s) => s.trim());
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) return false;
   for (const p of params) {

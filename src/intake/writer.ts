@@ -1,5 +1,5 @@
 import type { Db } from '../store/db.js';
-import { insertInbox, type NewInboxMessage } from '../store/inbox.js';
+import { insertInboxBatch, type NewInboxMessage } from '../store/inbox.js';
 
 export interface Accepted {
   id: number;
@@ -64,22 +64,28 @@ export class InboxWriter {
     if (batch.length === 0) return;
     let results: Accepted[];
     try {
-      results = await this.db.tx(async (q) => {
-        const out: Accepted[] = [];
-        // Repeats of one event inside the same batch: the first one wins.
-        const seen = new Map<string, Accepted>();
-        for (const w of batch) {
-          const key = w.message.eventId === undefined ? undefined : `${w.message.system}\u0000${w.message.eventId}`;
-          const prior = key ? seen.get(key) : undefined;
-          if (prior) {
-            out.push({ ...prior, duplicate: true });
-            continue;
-          }
-          const accepted = await insertInbox(q, w.message);
-          if (key) seen.set(key, accepted);
-          out.push(accepted);
+      // Repeats of one event inside the same batch: the first one wins, the others are its duplicates.
+      const unique: NewInboxMessage[] = [];
+      const slot = new Array<number>(batch.length);
+      const repeat = new Array<boolean>(batch.length).fill(false);
+      const seen = new Map<string, number>();
+      batch.forEach((w, i) => {
+        const key = w.message.eventId === undefined ? undefined : `${w.message.system}\u0000${w.message.eventId}`;
+        const first = key === undefined ? undefined : seen.get(key);
+        if (first !== undefined) {
+          slot[i] = first;
+          repeat[i] = true;
+          return;
         }
-        return out;
+        slot[i] = unique.length;
+        if (key !== undefined) seen.set(key, unique.length);
+        unique.push(w.message);
+      });
+      // One transaction, a few multi-row INSERTs.
+      const inserted = await this.db.tx((q) => insertInboxBatch(q, unique));
+      results = batch.map((_, i) => {
+        const a = inserted[slot[i] as number] as Accepted;
+        return repeat[i] ? { ...a, duplicate: true } : a;
       });
     } catch (e) {
       for (const w of batch) w.reject(e);

@@ -69,7 +69,11 @@ export class Normalizer {
       try {
         const stats = await this.processBatch();
         backoff = 0;
-        if (stats.processed + stats.failed > 0) continue;
+        if (stats.processed + stats.failed > 0) {
+          // Let intake run between batches: on SQLite a batch never waits for I/O, so back-to-back batches would hold the event loop.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
       } catch (e) {
         backoff = Math.min(backoff ? backoff * 2 : 100, 5000);
         this.options.log.error({ err: errorMessage(e) }, 'normalize batch failed; will retry');

@@ -79,6 +79,70 @@ export async function insertInbox(q: Queryable, m: NewInboxMessage): Promise<{ i
   return { id: existing.id, duplicate: true, traceId: existing.trace_id };
 }
 
+/** Rows per multi-row INSERT: powers of two, so only a handful of statement texts are ever prepared. */
+const CHUNKS = [256, 128, 64, 32, 16, 8, 4, 2, 1] as const;
+
+const insertMany = new Map<number, string>();
+function insertManySql(rows: number): string {
+  let sql = insertMany.get(rows);
+  if (!sql) {
+    const values = new Array<string>(rows).fill(`(?, ?, ?, 'received', ?, ?, ?, ?)`).join(', ');
+    sql = `INSERT INTO inbox (system, topic, event_id, status, content_type, body, trace_id, received_at)
+  VALUES ${values}
+  ON CONFLICT (system, event_id) DO NOTHING RETURNING id, system, event_id`;
+    insertMany.set(rows, sql);
+  }
+  return sql;
+}
+
+const dedupKey = (system: string, eventId: string) => `${system}\u0000${eventId}`;
+
+/**
+ * Appends many messages with a few multi-row INSERTs (group commit: one
+ * statement per power-of-two chunk instead of one per message); the same
+ * result, message by message, as {@link insertInbox}. The (system, event id)
+ * pairs must be distinct within `messages` (the caller folds repeats).
+ * Ids are assigned in VALUES order, so the new rows without an event id get
+ * the returned ids in ascending order; rows with one are matched by it.
+ */
+export async function insertInboxBatch(q: Queryable, messages: readonly NewInboxMessage[]): Promise<Array<{ id: number; duplicate: boolean; traceId: string }>> {
+  const out = new Array<{ id: number; duplicate: boolean; traceId: string }>(messages.length);
+  let start = 0;
+  for (const size of CHUNKS) {
+    while (messages.length - start >= size) {
+      const chunk = messages.slice(start, start + size);
+      const params: Array<string | number | null> = [];
+      for (const m of chunk) params.push(m.system, m.topic, m.eventId ?? null, m.contentType, m.body, m.traceId, m.receivedAt);
+      const rows = await q.all<{ id: number; system: string; event_id: string | null }>(insertManySql(size), params);
+      const byEvent = new Map<string, number>();
+      const anonymous: number[] = [];
+      for (const r of rows) {
+        if (r.event_id === null) anonymous.push(Number(r.id));
+        else byEvent.set(dedupKey(r.system, r.event_id), Number(r.id));
+      }
+      anonymous.sort((a, b) => a - b);
+      let nextAnonymous = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        const m = chunk[i] as NewInboxMessage;
+        let id: number | undefined;
+        if (m.eventId === undefined) id = anonymous[nextAnonymous++];
+        else id = byEvent.get(dedupKey(m.system, m.eventId));
+        if (id !== undefined) {
+          out[start + i] = { id, duplicate: false, traceId: m.traceId };
+          continue;
+        }
+        if (m.eventId === undefined) throw new Error('inbox batch insert returned fewer rows than messages without an event id');
+        const existing = await q.get<{ id: number; trace_id: string }>('SELECT id, trace_id FROM inbox WHERE system = ? AND event_id = ?', [m.system, m.eventId]);
+        if (!existing) throw new Error('inbox insert conflicted but the original row is missing');
+        out[start + i] = { id: existing.id, duplicate: true, traceId: existing.trace_id };
+      }
+      if (nextAnonymous !== anonymous.length) throw new Error('inbox batch insert returned more rows than messages without an event id');
+      start += size;
+    }
+  }
+  return out;
+}
+
 export async function getInbox(q: Queryable, id: number): Promise<InboxMessage | undefined> {
   const r = await q.get<InboxRow>('SELECT * FROM inbox WHERE id = ?', [id]);
   return r ? fromRow(r) : undefined;

@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { CausewayError } from '../../errors.js';
-import { newTraceId, traceIdFromTraceparent } from '../../ids.js';
+import { traceIdFromTraceparent } from '../../ids.js';
 import { authenticateSystem } from '../../intake/authenticate.js';
-import { isJsonContentType, parseJsonBody } from '../../intake/body.js';
+import { decodeJsonBody, isJsonContentType } from '../../intake/body.js';
+import { newIntakeTraceId } from '../../intake/trace-ids.js';
 import { ErrorResponse } from '../schemas.js';
 import type { HubContext } from '../context.js';
 
@@ -20,6 +21,15 @@ const MAX_EVENT_ID = 256;
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** Counts an inbound message (a plain function: no closure per request). */
+function count(ctx: HubContext, known: boolean, system: string, topic: string, outcome: string): void {
+  ctx.metrics.inbound.inc({ system: known ? system : '(unknown)', topic: known ? topic : '(unknown)', outcome });
+}
+
+function hasBom(raw: Buffer): boolean {
+  return raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
 }
 
 function pick(payload: unknown, path: string[]): string | undefined {
@@ -55,7 +65,6 @@ export function inboundRoutes(ctx: HubContext): FastifyPluginAsync {
         const { system: systemName, topic: topicName } = req.params;
         const project = ctx.project();
         const system = project.systems.get(systemName);
-        const count = (outcome: string) => ctx.metrics.inbound.inc({ system: system ? systemName : '(unknown)', topic: system ? topicName : '(unknown)', outcome });
         try {
           if (!system) throw new CausewayError('unknown_system', `no system named ${systemName}`);
           const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -66,30 +75,32 @@ export function inboundRoutes(ctx: HubContext): FastifyPluginAsync {
           if (!isJsonContentType(contentType)) {
             throw new CausewayError('unsupported_media_type', `expected application/json, got ${contentType ?? 'no content type'}`);
           }
-          const payload = parseJsonBody(raw, { maxDepth: ctx.settings.maxJsonDepth });
+          // Decoded once: the text is both parsed and stored.
+          const { text, value: payload } = decodeJsonBody(raw, { maxDepth: ctx.settings.maxJsonDepth });
           const eventId =
             header(req.headers['webhook-id']) ?? header(req.headers['idempotency-key']) ?? (topic.eventIdPath ? pick(payload, topic.eventIdPath) : undefined);
           if (eventId !== undefined && (eventId.length === 0 || eventId.length > MAX_EVENT_ID)) {
             throw new CausewayError('bad_request', `the event id must be 1 to ${MAX_EVENT_ID} characters`, { details: [{ path: 'webhook-id', message: 'bad length' }] });
           }
-          const traceId = traceIdFromTraceparent(header(req.headers.traceparent)) ?? newTraceId();
+          const traceId = traceIdFromTraceparent(header(req.headers.traceparent)) ?? newIntakeTraceId();
           const accepted = await ctx.writer.submit({
             system: systemName,
             topic: topicName,
             eventId,
             contentType: contentType ?? 'application/json',
-            body: raw.toString('utf8'),
+            // The decoder dropped a leading BOM; store the bytes as received.
+            body: hasBom(raw) ? raw.toString('utf8') : text,
             traceId,
             receivedAt: Date.now(),
           });
-          count(accepted.duplicate ? 'duplicate' : 'accepted');
+          count(ctx, system !== undefined, systemName, topicName, accepted.duplicate ? 'duplicate' : 'accepted');
           return reply.code(accepted.duplicate ? 200 : 202).send({
             id: accepted.id,
             status: accepted.duplicate ? 'duplicate' : 'accepted',
             trace_id: accepted.traceId,
           });
         } catch (e) {
-          count('rejected');
+          count(ctx, system !== undefined, systemName, topicName, 'rejected');
           throw e;
         }
       },
