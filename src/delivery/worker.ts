@@ -5,8 +5,8 @@ import type { Project } from '../config/load.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ChangeListener } from '../records/write.js';
-import type { Db } from '../store/db.js';
-import { claimDeliveries, type ClaimedDelivery } from '../store/delivery-claim.js';
+import type { Db, Queryable } from '../store/db.js';
+import { claimDeliveries, type ClaimedDelivery, type ClaimOptions, type ClaimResult } from '../store/delivery-claim.js';
 import { completeDeliveries, type CompleteOutcome } from './complete.js';
 import { executeDelivery, type ExecutionResult } from './execute.js';
 
@@ -23,6 +23,18 @@ export interface WorkerOptions {
   idlePollMs?: number;
   /** Extra time a lease lasts beyond the flow's timeout before another worker may take the delivery. */
   leaseGraceMs?: number;
+}
+
+const destinations = new WeakMap<Project, ReadonlySet<string>>();
+
+/** The systems the project's flows deliver to (computed once per loaded project). */
+function destinationsOf(project: Project): ReadonlySet<string> {
+  let set = destinations.get(project);
+  if (!set) {
+    set = new Set([...project.flows.values()].map((f) => f.system));
+    destinations.set(project, set);
+  }
+  return set;
 }
 
 /**
@@ -43,6 +55,8 @@ export class DeliveryWorker {
   private results: ExecutionResult[] = [];
   private committing: Promise<void> | undefined;
   private readonly maxInFlight: number;
+  /** Room promised to claims in progress (the loop's and a commit's may overlap). */
+  private reserved = 0;
 
   constructor(private readonly o: WorkerOptions) {
     this.maxInFlight = o.maxInFlight ?? 256;
@@ -80,7 +94,7 @@ export class DeliveryWorker {
     while (this.running) {
       this.pendingSignal = false;
       let claimed = 0;
-      const room = this.maxInFlight - this.inFlight;
+      const room = this.room();
       if (room > 0) {
         try {
           claimed = await this.claim(room);
@@ -105,23 +119,40 @@ export class DeliveryWorker {
     }
   }
 
-  private async claim(room: number): Promise<number> {
-    const project = this.o.project();
+  /** Room for more deliveries in this process, less what a claim in progress may already take. */
+  private room(): number {
+    return this.maxInFlight - this.inFlight - this.reserved;
+  }
+
+  private claimOptions(project: Project, room: number): ClaimOptions {
     const systems = new Map([...project.systems.values()].map((s) => [s.name, s.delivery] as const));
     const grace = this.o.leaseGraceMs ?? 5000;
-    const now = Date.now();
-    const r = await this.o.db.tx((q) =>
-      claimDeliveries(q, {
-        now,
-        limit: Math.min(room, 500),
-        owner: this.owner,
-        systems,
-        leaseMs: (flow) => (project.flows.get(flow)?.timeoutMs ?? 10_000) + grace,
-      }),
-    );
+    return {
+      now: Date.now,
+      limit: Math.min(room, 500),
+      owner: this.owner,
+      systems,
+      destinations: destinationsOf(project),
+      leaseMs: (flow) => (project.flows.get(flow)?.timeoutMs ?? 10_000) + grace,
+    };
+  }
+
+  private async claim(room: number): Promise<number> {
+    const project = this.o.project();
+    this.reserved += room;
+    let r: ClaimResult;
+    try {
+      r = await this.o.db.tx((q) => claimDeliveries(q, this.claimOptions(project, room)));
+    } finally {
+      this.reserved -= room;
+    }
+    this.started(r, project);
+    return r.claimed.length;
+  }
+
+  private started(r: ClaimResult, project: Project): void {
     if (r.superseded) this.o.metrics.deliveries.inc({ system: '(any)', flow: '(any)', outcome: 'superseded' }, r.superseded);
     for (const d of r.claimed) this.launch(d, project);
-    return r.claimed.length;
   }
 
   private launch(d: ClaimedDelivery, project: Project): void {
@@ -145,21 +176,47 @@ export class DeliveryWorker {
   private async commit(): Promise<void> {
     const batch = this.results.splice(0, 500);
     if (batch.length === 0) return;
-    let outcome: CompleteOutcome;
+    const project = this.o.project();
+    // The slots this batch frees are claimed again in the same transaction: one wait for the
+    // database per round trip instead of two (on SQLite the connection is shared with intake
+    // and the normalizer, so each wait can be a whole normalize batch).
+    const room = this.running ? Math.max(0, this.room() + batch.length) : 0;
+    let outcome: CompleteOutcome | undefined;
+    let next: ClaimResult | undefined;
+    this.reserved += room;
     try {
-      outcome = await this.o.db.tx((q) =>
-        completeDeliveries(q, batch, { project: this.o.project(), owner: this.owner, onChange: this.o.onChange, now: Date.now() }),
-      );
+      await this.o.db.tx(async (q) => {
+        outcome = await completeDeliveries(q, batch, { project, owner: this.owner, onChange: this.o.onChange, now: Date.now() });
+        if (room > 0) next = await this.claimWithin(q, project, room);
+      });
     } catch (e) {
       // Nothing of the batch was committed; the leases expire and the deliveries run again (same idempotency keys).
       this.o.log.error({ err: errorMessage(e), count: batch.length }, 'recording delivery results failed; they will be retried when their leases expire');
       this.inFlight -= batch.length;
       this.signal();
       return;
+    } finally {
+      this.reserved -= room;
     }
     this.inFlight -= batch.length;
-    this.report(outcome);
+    this.report(outcome!);
+    if (next) this.started(next, project);
     this.signal();
+  }
+
+  /** A claim inside the commit's transaction, behind a savepoint: if it fails, the results still commit. */
+  private async claimWithin(q: Queryable, project: Project, room: number): Promise<ClaimResult | undefined> {
+    await q.run('SAVEPOINT claim_next');
+    try {
+      const r = await claimDeliveries(q, this.claimOptions(project, room));
+      await q.run('RELEASE SAVEPOINT claim_next');
+      return r;
+    } catch (e) {
+      await q.run('ROLLBACK TO SAVEPOINT claim_next');
+      await q.run('RELEASE SAVEPOINT claim_next');
+      this.o.log.error({ err: errorMessage(e) }, 'claiming deliveries failed; will retry');
+      return undefined;
+    }
   }
 
   private report(outcome: CompleteOutcome): void {

@@ -88,10 +88,25 @@ interface CandidateRow {
 }
 
 export interface ClaimOptions {
-  now: number;
+  /**
+   * The clock, read once the system_state rows are locked. A time read before
+   * (before pool.connect, BEGIN and the lock wait: seconds on a busy host) is
+   * stale: a claim that takes the full bucket at a stale time lets the next
+   * claim be credited the whole stall, so two bursts go out back to back.
+   */
+  now: () => number;
   limit: number;
   owner: string;
   systems: ReadonlyMap<string, SystemDelivery>;
+  /**
+   * The systems some flow delivers to (enabled or not). Deliveries to any
+   * other system are leftovers of a removed or re-pointed flow. When given,
+   * free slots of other systems do not count towards the rows fetched, and a
+   * claim where none of these has a free slot is skipped: it could find only
+   * leftovers, after scanning the whole backlog of the busy systems (no index
+   * leads with the system). Leftovers go with the next claim that does run.
+   */
+  destinations?: ReadonlySet<string>;
   /** How long a worker may hold this flow's delivery before another may take it. */
   leaseMs(flow: string): number;
 }
@@ -123,8 +138,8 @@ const BUSY_DEFER_MS = 100;
  *   (no attempt is spent), so the next claim finds other systems' work first.
  */
 export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<ClaimResult> {
-  const { now } = o;
   let states = await readSystemStates(q, true);
+  const now = o.now();
   const missing = [...o.systems].filter(([name]) => !states.has(name));
   if (missing.length > 0) {
     // A system added by a project reload: give it its breaker and bucket before anything is sent to it.
@@ -136,7 +151,6 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
     [now],
   );
   const slots = new Map<string, number>();
-  const blocked: string[] = [];
   const probing: string[] = [];
   for (const [system, cfg] of o.systems) {
     const inflight = Number(inflightRows.find((r) => r.system === system)?.n ?? 0);
@@ -156,16 +170,17 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
         free = st.probeUntil !== null && now < st.probeUntil ? 0 : Math.min(free, 1);
       }
     }
-    if (free <= 0) blocked.push(system);
-    else slots.set(system, free);
+    if (free > 0) slots.set(system, free);
   }
   if (slots.size === 0) return { claimed: [], superseded: 0, deferred: 0, probing };
 
   // Only systems with a free slot are selected, and no more rows than they have free slots in all:
   // rows fetched beyond that would only be deferred again (a write per row per claim, for nothing).
   const open = [...slots.keys()];
+  const dest = o.destinations && o.destinations.size > 0 ? o.destinations : undefined;
   let totalFree = 0;
-  for (const n of slots.values()) totalFree += n;
+  for (const [system, n] of slots) if (!dest || dest.has(system)) totalFree += n;
+  if (totalFree === 0) return { claimed: [], superseded: 0, deferred: 0, probing };
   const params: Param[] = [now, ...open, Math.max(1, Math.min(o.limit, totalFree))];
   const systemFilter = ` AND d.system IN (${placeholders(open.length)})`;
   const lock = q.dialect === 'postgres' ? ' FOR UPDATE OF d SKIP LOCKED' : '';
