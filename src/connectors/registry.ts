@@ -7,6 +7,7 @@ import { natsConnector } from './nats/index.js';
 import { sftpConnector } from './sftp/index.js';
 import { smtpConnector } from './smtp/index.js';
 import { sqlConnector } from './sql/index.js';
+import { trytonConnector } from './tryton/index.js';
 import type { Connector } from './types.js';
 import { webhookConnector } from './webhook/index.js';
 
@@ -24,6 +25,7 @@ const BUILT_IN: readonly Connector[] = [
   natsConnector,
   sftpConnector,
   folderConnector,
+  trytonConnector,
 ];
 
 const registry = new Map<string, Connector>();
