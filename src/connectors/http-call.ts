@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import secureJsonParse from 'secure-json-parse';
 import { Agent, request, type Dispatcher } from 'undici';
 import { isJsonContentType, jsonDepthExceeds } from '../intake/body.js';
+import { egressRefusal, type Egress } from '../net/egress.js';
+import { egressConnector } from '../net/egress-undici.js';
 import { PermanentError, RetryableError, type ActionError, type CallSummary } from './types.js';
 
 /**
@@ -21,21 +23,27 @@ const EXCERPT_BYTES = 2048;
 /** Deeper JSON than this is handed on as text, so no mapping recurses into it. */
 const MAX_RESPONSE_JSON_DEPTH = 256;
 
-// One pool for every outbound call. 64 connections per origin covers the
-// delivery engine's concurrency; pipelining 1 because many APIs mishandle
-// pipelined HTTP/1.1. Created lazily so a hub stopped and started again in
-// the same process (tests, embedding) gets a fresh pool after closeHttpAgent().
-let agent: Agent | undefined;
-function dispatcher(): Agent {
-  agent ??= new Agent({ connections: 64, pipelining: 1 });
+// One pool per egress policy (in practice: one) for every outbound call. 64
+// connections per origin covers the delivery engine's concurrency;
+// pipelining 1 because many APIs mishandle pipelined HTTP/1.1. Every socket
+// opens through the policy (src/net/egress-undici.ts). Created lazily so a
+// hub stopped and started again in the same process (tests, embedding) gets
+// a fresh pool after closeHttpAgent().
+const agents = new Map<string, Agent>();
+export function egressDispatcher(egress: Egress): Agent {
+  let agent = agents.get(egress.key);
+  if (!agent) {
+    agent = new Agent({ connections: 64, pipelining: 1, connect: egressConnector(egress) });
+    agents.set(egress.key, agent);
+  }
   return agent;
 }
 
-/** Closes the shared pool (waits for requests in flight). Safe to call twice. */
+/** Closes the shared pools (waits for requests in flight). Safe to call twice. */
 export async function closeHttpAgent(): Promise<void> {
-  const a = agent;
-  agent = undefined;
-  if (a) await a.close();
+  const all = [...agents.values()];
+  agents.clear();
+  await Promise.all(all.map((a) => a.close()));
 }
 
 export interface HttpRequest {
@@ -48,6 +56,8 @@ export interface HttpRequest {
   signal: AbortSignal;
   /** A per-system limit on top of the flow's signal. */
   timeoutMs?: number;
+  /** Where the request may go (the project's egress policy). */
+  egress: Egress;
 }
 
 export interface HttpResponse {
@@ -72,7 +82,7 @@ export async function sendHttp(req: HttpRequest): Promise<HttpResponse> {
   const signal = req.timeoutMs === undefined ? req.signal : AbortSignal.any([req.signal, AbortSignal.timeout(req.timeoutMs)]);
   try {
     const res = await request(req.url, {
-      dispatcher: dispatcher(),
+      dispatcher: egressDispatcher(req.egress),
       method: req.method,
       headers: req.headers,
       body: req.body ?? null,
@@ -199,6 +209,8 @@ function noAnswer(e: unknown, target: string, signal: AbortSignal): ActionError 
   const summary: CallSummary = { request: target };
   const code = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
+  const refused = egressRefusal(e);
+  if (refused) return new PermanentError(`${target}: ${refused.message}`, { summary, cause: e });
   if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_INVALID_URL') {
     return new PermanentError(`${target}: the request cannot be sent: ${message}`, { summary, cause: e });
   }

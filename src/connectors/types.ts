@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { Egress } from '../net/egress.js';
 
 /**
  * The connector contract. A connector is a plain object: a manifest that says
@@ -66,6 +67,8 @@ export interface SourceContext {
   options: Record<string, unknown>;
   signal: AbortSignal;
   log: Logger;
+  /** Where the connector may open connections: every socket goes through it (see src/net/egress.ts). */
+  egress: Egress;
 }
 
 export interface PollResult {
@@ -101,6 +104,16 @@ export interface CallSummary {
   response?: string;
 }
 
+/**
+ * Encrypted storage, scoped to one system, for credentials a connector
+ * obtains itself (OAuth access and refresh tokens). Values are encrypted with
+ * the hub's master key (src/secrets/).
+ */
+export interface CredentialStore {
+  get(name: string): Promise<string | undefined>;
+  set(name: string, value: string): Promise<void>;
+}
+
 export interface ActionContext {
   /** The system's name in the project. */
   system: string;
@@ -119,6 +132,12 @@ export interface ActionContext {
   /** Aborted when the flow's timeout elapses. */
   signal: AbortSignal;
   log: Logger;
+  /** Where the connector may open connections: every socket goes through it (see src/net/egress.ts). */
+  egress: Egress;
+  /** Where to keep tokens the connector obtains; absent when the hub has no master key (keep them in memory). */
+  credentials?: CredentialStore;
+  /** Queues an operator alert about this system (a revoked refresh token); absent outside the hub. */
+  alert?: (message: string) => Promise<void>;
 }
 
 export interface ActionResult {
@@ -170,6 +189,10 @@ export interface CheckContext {
   config: Record<string, unknown>;
   signal: AbortSignal;
   log: Logger;
+  /** Where the connector may open connections: every socket goes through it (see src/net/egress.ts). */
+  egress: Egress;
+  credentials?: CredentialStore;
+  alert?: (message: string) => Promise<void>;
 }
 
 export interface Connector {

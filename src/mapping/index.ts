@@ -1,18 +1,23 @@
 import jsonata from 'jsonata';
+import { checkResultSize, DEFAULT_MEMORY, guardBuiltins, type MemoryLimits } from './guard.js';
 
 /**
  * Mappings are JSONata expressions. They are declarative and run sandboxed:
- * JSONata has no access to the process, environment, files or network, and
- * every evaluation is bounded in time, stack depth and sequence length so a
- * runaway expression fails that one message or delivery, not the hub.
+ * JSONata has no access to the process, environment, files or network (no
+ * built-in reaches them, `$eval` is refused, and property lookups see only
+ * a value's own keys, so `$.constructor` is nothing), and every evaluation
+ * is bounded in time, stack depth, sequence length and memory (guard.ts) so
+ * a runaway expression fails that one message or delivery, not the hub.
  */
 export interface MappingLimits {
   timeoutMs: number;
   maxDepth: number;
   maxSequence: number;
+  /** Default DEFAULT_MEMORY (guard.ts). */
+  memory?: MemoryLimits;
 }
 
-export const DEFAULT_LIMITS: MappingLimits = { timeoutMs: 1000, maxDepth: 300, maxSequence: 100_000 };
+export const DEFAULT_LIMITS: MappingLimits = { timeoutMs: 1000, maxDepth: 300, maxSequence: 100_000, memory: DEFAULT_MEMORY };
 
 export interface Mapping {
   /** Where it came from, for error messages: a file path or `inline`. */
@@ -57,12 +62,13 @@ function describe(e: unknown): JsonataFailure {
 export function compileMapping(expression: string, source: string, limits: MappingLimits = DEFAULT_LIMITS): Mapping {
   let compiled: jsonata.Expression;
   try {
-    // The third argument is jsonata 2.x's guardrails (not in its typings).
+    // The options argument carries jsonata 2.x's guardrails (not in its typings).
     const withOptions = jsonata as unknown as (
       e: string,
       o: { timeout: number; stack: number; sequence: number },
     ) => jsonata.Expression;
     compiled = withOptions(expression, { timeout: limits.timeoutMs, stack: limits.maxDepth, sequence: limits.maxSequence });
+    guardBuiltins(compiled, limits.memory ?? DEFAULT_MEMORY);
   } catch (e) {
     const f = describe(e);
     const line = lineOf(expression, f.position);
@@ -77,7 +83,10 @@ export function compileMapping(expression: string, source: string, limits: Mappi
     expression,
     async evaluate(input, bindings) {
       try {
-        return await compiled.evaluate(input, bindings);
+        const memory = limits.memory ?? DEFAULT_MEMORY;
+        const result = await compiled.evaluate(input, bindings);
+        checkResultSize(result, memory);
+        return result;
       } catch (e) {
         const f = describe(e);
         const line = lineOf(expression, f.position);
@@ -88,7 +97,11 @@ export function compileMapping(expression: string, source: string, limits: Mappi
               ? `nested deeper than ${limits.maxDepth} and was stopped`
               : f.code === 'D2015'
                 ? `produced more than ${limits.maxSequence} items and was stopped`
-                : (f.message ?? String(e));
+                : f.code === 'CW_MEMORY'
+                  ? `${f.message ?? 'used too much memory'} and was stopped`
+                  : e instanceof RangeError
+                    ? `${e.message} (a string or list grew too large) and was stopped`
+                    : (f.message ?? String(e));
         throw new MappingError(`${source}${line ? `:${line}` : ''}: ${why}`, source, {
           ...(line ? { line } : {}),
           ...(f.code ? { code: f.code } : {}),

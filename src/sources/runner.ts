@@ -6,6 +6,7 @@ import { errorMessage } from '../errors.js';
 import { newTraceId } from '../ids.js';
 import type { Db, Queryable } from '../store/db.js';
 import { countReceived, insertInbox } from '../store/inbox.js';
+import type { ConnectorSecrets, OpenedSystem } from '../secrets/runtime.js';
 
 export interface SourceRunnerOptions {
   db: Db;
@@ -15,6 +16,8 @@ export interface SourceRunnerOptions {
   onCommitted: (count: number) => void;
   /** Sources wait while more inbox messages than this are waiting to be normalized (backpressure). */
   maxBacklog?: number;
+  /** Resolves `${secret:…}` in system configs when a source opens (src/secrets/). */
+  secrets?: ConnectorSecrets;
 }
 
 const MAX_EVENT_ID = 256;
@@ -70,6 +73,7 @@ export class SourceRunner {
       options: source.options,
       signal: this.abort.signal,
       log: this.o.log.child({ system: system.name, source: source.name }),
+      egress: this.o.project().egress,
     };
   }
 
@@ -99,10 +103,13 @@ export class SourceRunner {
     while (this.running) {
       await this.room();
       if (!this.running) break;
+      let opened: OpenedSystem | undefined;
       try {
         const row = await this.o.db.get<{ cursor: string }>('SELECT cursor FROM source_cursors WHERE system = ? AND source = ?', [system.name, source.name]);
         const cursor: unknown = row ? JSON.parse(row.cursor) : undefined;
-        const result = await connector.poll!(source.type, cursor, ctx);
+        // Secrets resolved per poll (cached briefly by the store), so a `secrets set` reaches the source.
+        opened = await this.o.secrets?.open(system);
+        const result = await connector.poll!(source.type, cursor, withSecrets(ctx, opened));
         const n = await this.o.db.tx(async (q) => {
           const fresh = await this.insert(q, system.name, source, result.messages);
           await q.run(
@@ -119,7 +126,8 @@ export class SourceRunner {
         if (!this.running) break;
         failures++;
         const wait = Math.min(source.everyMs * 2 ** Math.min(failures, 6), 300_000);
-        ctx.log.error({ err: errorMessage(e), retry_in_ms: wait }, 'poll failed; will retry');
+        // A driver's error may quote its connection string: secret values are scrubbed first.
+        ctx.log.error({ err: opened ? opened.scrub(errorMessage(e)) : errorMessage(e), retry_in_ms: wait }, 'poll failed; will retry');
         await this.sleep(wait);
       }
     }
@@ -130,8 +138,9 @@ export class SourceRunner {
     let failures = 0;
     while (this.running) {
       try {
+        const opened = await this.o.secrets?.open(system);
         const sub = await connector.subscribe!(source.type, {
-          ...base,
+          ...withSecrets(base, opened),
           deliver: async (messages) => {
             await this.room();
             if (!this.running) throw new Error('the hub is stopping');
@@ -171,4 +180,9 @@ export class SourceRunner {
     }
     return fresh;
   }
+}
+
+/** A source context with the system's secrets resolved (the project's config keeps the references). */
+function withSecrets(ctx: SourceContext, opened: OpenedSystem | undefined): SourceContext {
+  return opened ? { ...ctx, config: opened.config } : ctx;
 }

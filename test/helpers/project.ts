@@ -2,10 +2,21 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A throwaway project folder: causeway.yaml plus any mapping files. */
+/**
+ * Test systems listen on 127.0.0.1, which egress control refuses by default:
+ * a test project allows it explicitly, unless it has an `egress:` section of
+ * its own (the egress tests do).
+ */
+export const LOOPBACK_EGRESS = '\negress:\n  allow: ["127.0.0.1"]\n';
+
+export function withLoopbackEgress(yaml: string): string {
+  return /^egress:/m.test(yaml) ? yaml : `${yaml.replace(/\n*$/, '\n')}${LOOPBACK_EGRESS}`;
+}
+
+/** A throwaway project folder: causeway.yaml (allowing loopback egress, see above) plus any mapping files. */
 export function tempProject(yaml: string, files: Record<string, string> = {}): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'causeway-project-'));
-  writeFileSync(join(dir, 'causeway.yaml'), yaml);
+  writeFileSync(join(dir, 'causeway.yaml'), withLoopbackEgress(yaml));
   for (const [name, text] of Object.entries(files)) {
     const path = join(dir, name);
     mkdirSync(join(path, '..'), { recursive: true });

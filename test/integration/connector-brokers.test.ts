@@ -15,6 +15,7 @@ import { startHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import { testHub, type TestHub } from '../helpers/hub.js';
 import { CUSTOMER_MAPPING, tempProject } from '../helpers/project.js';
 import { AMQP_CONFIG, jetstream, mosquitto, rabbit, uniqueName, type Jetstream, type Mosquitto, type Rabbit } from '../helpers/brokers.js';
+import { LOOPBACK_EGRESS } from '../helpers/egress.js';
 
 /**
  * The amqp, mqtt and nats connectors against the real local brokers: a
@@ -67,10 +68,10 @@ function customer(id: string, extra: Record<string, unknown> = {}) {
 }
 
 function actCtx(system: string, config: Record<string, unknown>, options: Record<string, unknown>, key: string): ActionContext {
-  return { system, config, options, idempotencyKey: key, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', attempt: 1, signal: AbortSignal.timeout(10_000), log };
+  return { system, config, options, idempotencyKey: key, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', attempt: 1, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS };
 }
 
-const checkCtx = (system: string, config: Record<string, unknown>) => ({ system, config, signal: AbortSignal.timeout(10_000), log });
+const checkCtx = (system: string, config: Record<string, unknown>) => ({ system, config, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
 const problem = (r: CheckResult) => (r.ok ? 'ok' : r.problem);
 
 async function failure(p: Promise<unknown>): Promise<ActionError> {
@@ -131,6 +132,7 @@ systems:
       customers: { type: queue, topic: customers, options: { queue: ${IN}, prefetch: 10 } }
   rabbit_out:
     kind: amqp
+    personal_data: allowed
     config: { host: 127.0.0.1, username: guest, password: guest }
 flows:
   announce:
@@ -204,6 +206,7 @@ systems:
       customers: { type: topic, topic: customers, options: { topic: "${ID}/in/+", client_id: ${CLIENT}, event_id: ref } }
   mosq_out:
     kind: mqtt
+    personal_data: allowed
     config: { host: 127.0.0.1 }
 flows:
   announce:
@@ -297,6 +300,7 @@ systems:
       customers: { type: stream, topic: customers, options: { stream: ${STREAM}, filter_subject: "${ID}.in.>" } }
   nats_out:
     kind: nats
+    personal_data: allowed
     config: { servers: ["127.0.0.1:4222"] }
 flows:
   announce:
@@ -350,6 +354,7 @@ function flakyInbox(system: string, config: Record<string, unknown>, options: Re
     options,
     signal: new AbortController().signal,
     log,
+    egress: LOOPBACK_EGRESS,
     deliver: async (messages) => {
       const ok = calls.filter((c) => !c.ok).length >= failures;
       calls.push({ ok, messages });

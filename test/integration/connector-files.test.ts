@@ -18,6 +18,7 @@ import { freshDb } from '../helpers/db.js';
 import { until } from '../helpers/flows.js';
 import { testHub, type TestHub } from '../helpers/hub.js';
 import { tempProject } from '../helpers/project.js';
+import { LOOPBACK_EGRESS } from '../helpers/egress.js';
 
 /**
  * The `sftp` and `folder` connectors against a real OpenSSH server: each run
@@ -423,18 +424,18 @@ flows:
     assert.match(exported[0]!, /^CRB-1-.+\.json$/);
     const body = JSON.parse(readFileSync(join(sshd.root, 'exports', exported[0]!), 'utf8')) as Level;
     assert.equal(body.location, 'Küche');
-    assert.deepEqual(await folderConnector.check!({ system: 'shelf', config: { path: dir }, signal: new AbortController().signal, log: silent }), {
+    assert.deepEqual(await folderConnector.check!({ system: 'shelf', config: { path: dir }, signal: new AbortController().signal, log: silent, egress: LOOPBACK_EGRESS }), {
       ok: true,
       message: `${dir} is readable (0 file(s))`,
     });
-    const missing = await folderConnector.check!({ system: 'shelf', config: { path: join(dir, 'nope') }, signal: new AbortController().signal, log: silent });
+    const missing = await folderConnector.check!({ system: 'shelf', config: { path: join(dir, 'nope') }, signal: new AbortController().signal, log: silent, egress: LOOPBACK_EGRESS });
     assert.equal(missing.ok ? 'ok' : missing.problem, 'misconfigured');
   });
 
   test('write is atomic (a reader never sees half a file) and idempotent (a repeat rewrites the same file)', async () => {
     const config = { host: '127.0.0.1', port: sshd.port, username: 'root', private_key_path: sshd.key, host_fingerprint: sshd.fingerprint, base_path: sshd.root };
     const act = (input: unknown, options: Record<string, unknown>, idempotencyKey: string) =>
-      sftpConnector.act!('write', input, { system: 'erp', config, options, idempotencyKey, traceId: 't', attempt: 1, signal: new AbortController().signal, log: silent } satisfies ActionContext);
+      sftpConnector.act!('write', input, { system: 'erp', config, options, idempotencyKey, traceId: 't', attempt: 1, signal: new AbortController().signal, log: silent, egress: LOOPBACK_EGRESS } satisfies ActionContext);
 
     const order = { number: 'R-7', lines: [{ sku: 'MUG-1', quantity: 2 }] };
     const first = await act(order, { path: 'orders/{number}-{idempotency_key}.json' }, 'key-1');
@@ -480,7 +481,7 @@ flows:
   test('check: reachable, wrong credentials, missing permission, wrong host key, nothing listening', async () => {
     const base = { host: '127.0.0.1', port: sshd.port, username: 'root', host_fingerprint: sshd.fingerprint, base_path: sshd.root };
     const check = async (config: Record<string, unknown>) => {
-      const r = await sftpConnector.check!({ system: 'erp', config, signal: new AbortController().signal, log: silent });
+      const r = await sftpConnector.check!({ system: 'erp', config, signal: new AbortController().signal, log: silent, egress: LOOPBACK_EGRESS });
       return r.ok ? 'ok' : r.problem;
     };
     assert.equal(await check({ ...base, private_key: readFileSync(sshd.key, 'utf8') }), 'ok');

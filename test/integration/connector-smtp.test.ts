@@ -10,6 +10,7 @@ import { ActionError, PermanentError, RetryableError, type ActionContext, type C
 import { postCustomer, until } from '../helpers/flows.js';
 import { testHub, type TestHub } from '../helpers/hub.js';
 import { CUSTOMER_MAPPING, SHOP_KEY, tempProject } from '../helpers/project.js';
+import { LOOPBACK_EGRESS } from '../helpers/egress.js';
 
 const log = pino({ level: 'silent' });
 const smtp = getConnector('smtp') as Connector & { act: NonNullable<Connector['act']>; check: NonNullable<Connector['check']> };
@@ -88,7 +89,7 @@ async function closedPort(): Promise<number> {
 }
 
 function ctx(system: string, config: Record<string, unknown>, options: Record<string, unknown> = {}, key = 'cw_welcome_cus_01_v1'): ActionContext {
-  return { system, config, options, idempotencyKey: key, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', attempt: 1, signal: AbortSignal.timeout(10_000), log };
+  return { system, config, options, idempotencyKey: key, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', attempt: 1, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS };
 }
 
 async function failure(p: Promise<unknown>): Promise<ActionError> {
@@ -169,7 +170,7 @@ describe('smtp connector against a real SMTP server', () => {
   test('STARTTLS and AUTH; check tells wrong credentials, an untrusted certificate and an unreachable server apart', async () => {
     const server = await mailServer({ auth: { user: 'hub', pass: 'right-secret' } });
     const tls = { host: '127.0.0.1', port: server.port, from: 'hub@example.com', auth: { user: 'hub', pass: 'right-secret' }, tls: { reject_unauthorized: false } };
-    const checkCtx = (config: Record<string, unknown>) => ({ system: 'mailer-e', config, signal: AbortSignal.timeout(10_000), log });
+    const checkCtx = (config: Record<string, unknown>) => ({ system: 'mailer-e', config, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
     assert.equal((await smtp.check(checkCtx(tls))).ok, true);
     await smtp.act('send', { to: 'carol@example.com', subject: 'over TLS', text: 'secret' }, ctx('mailer-e', tls));
     assert.equal((await server.mailTo('carol@example.com')).mail.subject, 'over TLS');
@@ -200,6 +201,7 @@ systems:
       customers: { mapping: mappings/customer.jsonata, event_id: event.id }
   mailer:
     kind: smtp
+    personal_data: allowed
     config: { host: 127.0.0.1, port: ${server.port}, starttls: never, from: "Shop <shop@example.com>" }
 flows:
   welcome:

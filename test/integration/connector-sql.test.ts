@@ -21,6 +21,7 @@ import { freshDb, PG_URL, type TestDb } from '../helpers/db.js';
 import { until } from '../helpers/flows.js';
 import { normalized } from '../helpers/hub.js';
 import { tempProject } from '../helpers/project.js';
+import { LOOPBACK_EGRESS } from '../helpers/egress.js';
 
 /**
  * The sql connector against real servers on loopback: PostgreSQL (trust,
@@ -195,7 +196,7 @@ ${extra}`;
 }
 
 function actionContext(config: Record<string, unknown>, options: Record<string, unknown>): ActionContext {
-  return { system: 'warehouse', config, options, idempotencyKey: 'dlv_1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', attempt: 1, signal: AbortSignal.timeout(10_000), log };
+  return { system: 'warehouse', config, options, idempotencyKey: 'dlv_1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', attempt: 1, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS };
 }
 
 
@@ -319,6 +320,7 @@ for (const dialect of ['postgres', 'mysql', 'sqlite'] as const) {
 
       const flows = `  warehouse:
     kind: sql
+    personal_data: allowed
     config: { url: "${t.url}" }
 flows:
   people-to-warehouse:
@@ -370,7 +372,7 @@ flows:
         await t.exec(`INSERT INTO ${quote(t, table)} (id, email, updated_at) VALUES (?, ?, ?)`, [id, `${id}@example.com`, t.ts(micro(5))]);
       }
       await t.exec(`INSERT INTO ${quote(t, table)} (id, email, updated_at) VALUES (?, ?, ?)`, [1, 'skip@example.com', t.ts(micro(6))]);
-      const ctx = (options: Record<string, unknown>) => ({ system: 'db', source: 'big', config: { url: t.url }, options, signal: AbortSignal.timeout(10_000), log });
+      const ctx = (options: Record<string, unknown>) => ({ system: 'db', source: 'big', config: { url: t.url }, options, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
       const options = { query: `SELECT id, email, updated_at FROM ${quote(t, table)} WHERE email <> 'skip@example.com'`, batch: 1 };
 
       const seen: string[] = [];
@@ -461,19 +463,19 @@ flows:
       const t = await target();
       const table = t.table('guarded');
       await t.exec(`CREATE TABLE ${quote(t, table)} (${t.ddl.warehouse})`);
-      const ok = await connector.check!({ system: 'db', config: { url: t.url, check_tables: { select: [table], insert: [table] } }, signal: AbortSignal.timeout(10_000), log });
+      const ok = await connector.check!({ system: 'db', config: { url: t.url, check_tables: { select: [table], insert: [table] } }, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
       assert.equal(ok.ok, true, JSON.stringify(ok));
 
       const refused = dialect === 'sqlite' ? undefined : dialect === 'postgres' ? 'postgres://postgres@127.0.0.1:1/test' : 'mysql://root@127.0.0.1:1/test';
       if (refused) {
-        const c = await connector.check!({ system: 'db', config: { url: refused, timeout_ms: 2000 }, signal: AbortSignal.timeout(10_000), log });
+        const c = await connector.check!({ system: 'db', config: { url: refused, timeout_ms: 2000 }, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
         assert.deepEqual([c.ok, !c.ok && c.problem], [false, 'unreachable']);
         await assert.rejects(connector.act!('upsert', { record_id: 'x', email: 'x@example.com' }, actionContext({ url: refused, timeout_ms: 2000 }, { table, key: ['record_id'] })), RetryableError);
       }
 
       if (dialect === 'postgres') {
         // The server trusts loopback, so a wrong password cannot be shown here; an unknown role is refused the same way (28000).
-        const wrong = await connector.check!({ system: 'db', config: { url: 'postgres://cw_no_such_role@127.0.0.1:5432/test' }, signal: AbortSignal.timeout(10_000), log });
+        const wrong = await connector.check!({ system: 'db', config: { url: 'postgres://cw_no_such_role@127.0.0.1:5432/test' }, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
         assert.deepEqual([wrong.ok, !wrong.ok && wrong.problem], [false, 'wrong_credentials'], JSON.stringify(wrong));
         const role = `cw_sql_${suffix()}`;
         await t.exec(`CREATE ROLE ${role} LOGIN`);
@@ -491,14 +493,14 @@ flows:
         await t.exec(`CREATE USER '${user}'@'%' IDENTIFIED BY 'right-password'`);
         cleanups.push(async () => void (await t.exec(`DROP USER IF EXISTS '${user}'@'%'`)));
         await t.exec(`GRANT SELECT ON test.${table} TO '${user}'@'%'`);
-        const wrong = await connector.check!({ system: 'db', config: { url: `mysql://${user}:wrong-password@127.0.0.1:3306/test` }, signal: AbortSignal.timeout(10_000), log });
+        const wrong = await connector.check!({ system: 'db', config: { url: `mysql://${user}:wrong-password@127.0.0.1:3306/test` }, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
         assert.deepEqual([wrong.ok, !wrong.ok && wrong.problem], [false, 'wrong_credentials'], JSON.stringify(wrong));
         assert.ok(!wrong.ok && !wrong.message.includes('wrong-password'), 'the password is never shown');
         assert.match(wrong.ok ? '' : wrong.message, /mysql:\/\/cw_sql_[0-9a-f]+:\*\*\*@127\.0\.0\.1/);
         await permissionCase(`mysql://${user}:right-password@127.0.0.1:3306/test`, table);
       }
       if (dialect === 'sqlite') {
-        const missing = await connector.check!({ system: 'db', config: { url: `sqlite:${join(tmpdir(), `cw-none-${suffix()}`, 'x.db')}` }, signal: AbortSignal.timeout(10_000), log });
+        const missing = await connector.check!({ system: 'db', config: { url: `sqlite:${join(tmpdir(), `cw-none-${suffix()}`, 'x.db')}` }, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
         assert.deepEqual([missing.ok, !missing.ok && missing.problem], [false, 'misconfigured']);
         // Another writer holds the file: busy, so retryable.
         const path = t.url.slice('sqlite:'.length);
@@ -516,9 +518,9 @@ flows:
       }
 
       async function permissionCase(url: string, guarded: string): Promise<void> {
-        const can = await connector.check!({ system: 'db', config: { url, check_tables: { select: [guarded] } }, signal: AbortSignal.timeout(10_000), log });
+        const can = await connector.check!({ system: 'db', config: { url, check_tables: { select: [guarded] } }, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
         assert.equal(can.ok, true, JSON.stringify(can));
-        const cannot = await connector.check!({ system: 'db', config: { url, check_tables: { select: [guarded], insert: [guarded] } }, signal: AbortSignal.timeout(10_000), log });
+        const cannot = await connector.check!({ system: 'db', config: { url, check_tables: { select: [guarded], insert: [guarded] } }, signal: AbortSignal.timeout(10_000), log, egress: LOOPBACK_EGRESS });
         assert.deepEqual([cannot.ok, !cannot.ok && cannot.problem], [false, 'missing_permission'], JSON.stringify(cannot));
         await assert.rejects(
           connector.act!('upsert', { record_id: 'x', email: 'x@example.com' }, actionContext({ url }, { table: guarded, key: ['record_id'] })),
@@ -537,6 +539,7 @@ version: 1
 systems:
   db:
     kind: sql
+    personal_data: allowed
     config: { url: "sqlite:/tmp/never-opened.db" }
     sources:
       rows: { type: table, topic: rows, options: ${options} }

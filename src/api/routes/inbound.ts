@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { enforce, limiterFor, systemRate } from '../rate-limit.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { CausewayError } from '../../errors.js';
 import { traceIdFromTraceparent } from '../../ids.js';
@@ -53,7 +54,7 @@ export function inboundRoutes(ctx: HubContext): FastifyPluginAsync {
     app.post<{ Params: { system: string; topic: string } }>(
       '/v1/inbound/:system/:topic',
       {
-        config: { rawBody: true },
+        config: { rawBody: true, systemAuth: true },
         schema: {
           summary: 'Receive a message from a connected system',
           tags: ['intake'],
@@ -69,6 +70,8 @@ export function inboundRoutes(ctx: HubContext): FastifyPluginAsync {
           if (!system) throw new CausewayError('unknown_system', `no system named ${systemName}`);
           const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
           authenticateSystem(system, req.headers, raw);
+          // Per key, after authentication: a caller without the key cannot spend the system's budget.
+          enforce(limiterFor(ctx), reply, `system:${systemName}`, systemRate(project, systemName), `system ${systemName}`);
           const topic = system.topics.get(topicName);
           if (!topic) throw new CausewayError('unknown_topic', `system ${systemName} has no topic ${topicName}`);
           const contentType = req.headers['content-type'];

@@ -1,4 +1,5 @@
 import amqp, { type ChannelModel } from 'amqplib';
+import { egressRefusal, type Egress } from '../../net/egress.js';
 import { errorMessage } from '../../errors.js';
 import { PermanentError, RetryableError, type ActionError, type CheckResult } from '../types.js';
 import type { AmqpConfig } from './manifest.js';
@@ -10,14 +11,21 @@ export function describeBroker(config: AmqpConfig): string {
   return `${tls ? 'amqps' : 'amqp'}://${config.host}:${config.port ?? (tls ? 5671 : 5672)}/${encodeURIComponent(config.vhost ?? '/')}`;
 }
 
-/** One connection; `purpose` names it in the broker's management UI (e.g. `causeway shop/orders`). */
-export async function openConnection(config: AmqpConfig, purpose: string): Promise<ChannelModel> {
+/**
+ * One connection; `purpose` names it in the broker's management UI (e.g.
+ * `causeway shop/orders`). The socket opens under the egress policy: an IP
+ * literal is judged here, a name by the resolver hook amqplib hands to
+ * net/tls.connect (so the address checked is the address connected to).
+ */
+export async function openConnection(config: AmqpConfig, purpose: string, egress: Egress): Promise<ChannelModel> {
   const tls = config.tls !== undefined;
+  const port = config.port ?? (tls ? 5671 : 5672);
+  const literal = egress.checkHost(config.host, port);
   return amqp.connect(
     {
       protocol: tls ? 'amqps' : 'amqp',
-      hostname: config.host,
-      port: config.port ?? (tls ? 5671 : 5672),
+      hostname: literal ?? config.host,
+      port,
       vhost: config.vhost ?? '/',
       username: config.username ?? 'guest',
       password: config.password ?? 'guest',
@@ -25,6 +33,7 @@ export async function openConnection(config: AmqpConfig, purpose: string): Promi
     },
     {
       timeout: config.connect_timeout_ms ?? 10_000,
+      lookup: egress.lookupFor(port),
       clientProperties: { connection_name: `causeway ${purpose}` },
       ...(tls
         ? {
@@ -50,6 +59,7 @@ export function replyCode(e: unknown): number | undefined {
  */
 export function publishError(target: string, e: unknown): ActionError {
   if (e instanceof PermanentError || e instanceof RetryableError) return e;
+  if (egressRefusal(e)) return new PermanentError(`${target}: ${errorMessage(e)}`, { summary: { request: target }, cause: e });
   const code = replyCode(e);
   const message = `${target}: ${errorMessage(e)}`;
   if (code === 403 || code === 404 || code === 406) return new PermanentError(message, { summary: { request: target, status: code }, cause: e });

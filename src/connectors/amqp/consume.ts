@@ -65,7 +65,7 @@ class QueueConsumer implements Subscription {
   /** Connects and consumes; `ended` says why, once this connection or its consumer ends. */
   private async open(): Promise<{ ended: Promise<string> }> {
     const { queue } = this.options;
-    const conn = await openConnection(this.config, `${this.ctx.system}/${this.ctx.source}`);
+    const conn = await openConnection(this.config, `${this.ctx.system}/${this.ctx.source}`, this.ctx.egress);
     try {
       const connEnded = new Promise<string>((resolve) => conn.on('close', (err?: Error) => resolve(err ? errorMessage(err) : 'the connection closed')));
       // 'close' follows every 'error'; without a listener amqplib would throw it.

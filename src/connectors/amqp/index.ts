@@ -23,7 +23,7 @@ async function check(ctx: CheckContext): Promise<CheckResult> {
   }
   const target = describeBroker(config);
   try {
-    const conn = await openConnection(config, `${ctx.system} check`);
+    const conn = await openConnection(config, `${ctx.system} check`, ctx.egress);
     try {
       conn.on('error', () => undefined);
       const channel = await conn.createChannel();

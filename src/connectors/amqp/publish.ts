@@ -1,4 +1,5 @@
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import type { Egress } from '../../net/egress.js';
 import { encodePayload } from '../broker-message.js';
 import { checker } from '../http/validate.js';
 import { renderTemplate } from '../text-template.js';
@@ -21,8 +22,8 @@ interface Publisher {
 
 const publishers = new Map<string, { key: string; publisher: Promise<Publisher> }>();
 
-async function openPublisher(system: string, config: AmqpConfig, forget: () => void): Promise<Publisher> {
-  const conn = await openConnection(config, `${system} publish`);
+async function openPublisher(system: string, config: AmqpConfig, egress: Egress, forget: () => void): Promise<Publisher> {
+  const conn = await openConnection(config, `${system} publish`, egress);
   conn.on('error', () => undefined);
   conn.on('close', forget);
   try {
@@ -44,8 +45,8 @@ async function openPublisher(system: string, config: AmqpConfig, forget: () => v
   }
 }
 
-function publisherFor(system: string, config: AmqpConfig): Promise<Publisher> {
-  const key = JSON.stringify(config);
+function publisherFor(system: string, config: AmqpConfig, egress: Egress): Promise<Publisher> {
+  const key = JSON.stringify([config, egress.key]);
   const current = publishers.get(system);
   if (current?.key === key) return current.publisher;
   if (current) void current.publisher.then((p) => p.conn.close()).catch(() => undefined);
@@ -53,7 +54,7 @@ function publisherFor(system: string, config: AmqpConfig): Promise<Publisher> {
   const forget = () => {
     if (publishers.get(system) === entry) publishers.delete(system);
   };
-  const entry = { key, publisher: openPublisher(system, config, forget) };
+  const entry = { key, publisher: openPublisher(system, config, egress, forget) };
   entry.publisher.catch(forget);
   publishers.set(system, entry);
   return entry.publisher;
@@ -86,7 +87,7 @@ export async function publish(input: unknown, ctx: ActionContext): Promise<Actio
   const target = `AMQP publish ${describeBroker(config)} exchange "${exchange}" routing key "${routingKey}"`;
   const mandatory = options.mandatory ?? true;
   try {
-    const p = await publisherFor(ctx.system, config);
+    const p = await publisherFor(ctx.system, config, ctx.egress);
     await publishConfirmed(
       p,
       exchange,

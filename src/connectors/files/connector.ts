@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Egress } from '../../net/egress.js';
 import { checker } from '../http/validate.js';
 import { PermanentError, RetryableError, type CheckContext, type CheckResult, type Connector, type ConnectorManifest } from '../types.js';
 import { pollDrop } from './drop.js';
@@ -9,7 +10,7 @@ import { writeFile } from './write.js';
 /** What a file connector kind brings: how to reach its file system, and how to tell whether it can. */
 export interface FileBackend {
   /** Runs `fn` with the system's file system (for SFTP a pooled, reused connection). */
-  use<T>(system: string, config: Record<string, unknown>, signal: AbortSignal, log: Logger, fn: (fs: FileSystem) => Promise<T>): Promise<T>;
+  use<T>(system: string, config: Record<string, unknown>, signal: AbortSignal, log: Logger, egress: Egress, fn: (fs: FileSystem) => Promise<T>): Promise<T>;
   /** Connects and lists the root, with fresh credentials (no pooled connection). */
   check(ctx: CheckContext): Promise<CheckResult>;
   /** Where the files are, for attempt summaries: `sftp://host:22/in`, `/srv/drop`. No secrets. */
@@ -27,13 +28,13 @@ export function fileConnector(manifest: ConnectorManifest, backend: FileBackend)
     async poll(source, cursor, ctx) {
       if (source !== 'drop') throw new PermanentError(`the ${manifest.kind} connector has no source "${source}"`);
       const options = parseDrop(ctx.options);
-      return backend.use(ctx.system, ctx.config, ctx.signal, ctx.log, (fs) => pollDrop(fs, cursor, options, { system: ctx.system, source: ctx.source, log: ctx.log }));
+      return backend.use(ctx.system, ctx.config, ctx.signal, ctx.log, ctx.egress, (fs) => pollDrop(fs, cursor, options, { system: ctx.system, source: ctx.source, log: ctx.log }));
     },
     async act(action, input, ctx) {
       if (action !== 'write') throw new PermanentError(`the ${manifest.kind} connector has no action "${action}"`);
       const options = parseWrite(ctx.options);
       try {
-        return await backend.use(ctx.system, ctx.config, ctx.signal, ctx.log, (fs) => writeFile(fs, input, options, ctx, backend.where(ctx.config)));
+        return await backend.use(ctx.system, ctx.config, ctx.signal, ctx.log, ctx.egress, (fs) => writeFile(fs, input, options, ctx, backend.where(ctx.config)));
       } catch (e) {
         throw asActionError(e);
       }

@@ -24,7 +24,7 @@ function open(config: Record<string, unknown>): LocalFileSystem {
 }
 
 const backend: FileBackend = {
-  use: (_system, config, _signal, _log, fn) => fn(open(config)),
+  use: (_system, config, _signal, _log, _egress, fn) => fn(open(config)),
   async check(ctx): Promise<CheckResult> {
     let fs: LocalFileSystem;
     try {

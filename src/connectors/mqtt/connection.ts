@@ -1,4 +1,5 @@
-import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt';
+import { MqttClient, type IClientOptions, type IConnackPacket } from 'mqtt';
+import { egressRefusal, type Egress } from '../../net/egress.js';
 import { errorMessage } from '../../errors.js';
 import { PermanentError, RetryableError, type ActionError, type CheckResult } from '../types.js';
 import type { MqttConfig } from './manifest.js';
@@ -41,6 +42,28 @@ export function clientOptions(config: MqttConfig, clientId: string, session: { c
         }
       : {}),
   };
+}
+
+/**
+ * A client whose every connection (the first and each reconnect) opens
+ * under the egress policy. mqtt.js's own TCP stream builder passes no
+ * resolver hook to net, so the client gets ours instead.
+ */
+export function openClient(config: MqttConfig, options: IClientOptions, egress: Egress): MqttClient {
+  const host = config.host;
+  const port = options.port ?? 1883;
+  const tls = config.tls;
+  const stream = () =>
+    tls === undefined
+      ? egress.connect({ host, port })
+      : egress.connectTls({
+          host,
+          port,
+          rejectUnauthorized: tls.reject_unauthorized ?? true,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          ...(tls.servername ? { servername: tls.servername } : {}),
+        });
+  return new MqttClient(stream, options);
 }
 
 /** Connects (manualConnect) and resolves on the first CONNACK that accepts us; rejects on a refusal, an error or the timeout. */
@@ -100,6 +123,7 @@ const PERMANENT_PUBACK = new Set([135, 144, 153]);
 
 export function publishError(target: string, e: unknown): ActionError {
   if (e instanceof PermanentError || e instanceof RetryableError) return e;
+  if (egressRefusal(e)) return new PermanentError(`${target}: ${errorMessage(e)}`, { summary: { request: target }, cause: e });
   const code = reasonCode(e);
   const summary = code === undefined ? { request: target } : { request: target, status: code };
   const message = `${target}: ${errorMessage(e)}`;

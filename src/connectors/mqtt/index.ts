@@ -1,9 +1,8 @@
-import mqtt from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { errorMessage } from '../../errors.js';
 import { checker } from '../http/validate.js';
 import { PermanentError, type CheckContext, type CheckResult, type Connector } from '../types.js';
-import { checkProblem, clientOptions, connectOnce, describeBroker, dispose } from './connection.js';
+import { checkProblem, clientOptions, connectOnce, describeBroker, dispose, openClient } from './connection.js';
 import { manifest, MqttConfig } from './manifest.js';
 import { closeClients, publish } from './publish.js';
 import { subscribeTopic } from './subscribe.js';
@@ -24,10 +23,11 @@ async function check(ctx: CheckContext): Promise<CheckResult> {
     return { ok: false, problem: 'misconfigured', message: errorMessage(e) };
   }
   const target = describeBroker(config);
-  const client = mqtt.connect({
-    ...clientOptions(config, `${config.client_id ?? `causeway-${ctx.system}`}-check-${randomBytes(4).toString('hex')}`, { clean: true }),
-    reconnectPeriod: 0,
-  });
+  const client = openClient(
+    config,
+    { ...clientOptions(config, `${config.client_id ?? `causeway-${ctx.system}`}-check-${randomBytes(4).toString('hex')}`, { clean: true }), reconnectPeriod: 0 },
+    ctx.egress,
+  );
   client.on('error', () => undefined);
   try {
     await connectOnce(client, config.connect_timeout_ms ?? 10_000);

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { errorMessage } from '../../errors.js';
 import { encodePayload } from '../broker-message.js';
 import { checker } from '../http/validate.js';
 import { renderTemplate } from '../text-template.js';
 import { RetryableError, type ActionContext, type ActionResult } from '../types.js';
-import { clientOptions, connectOnce, describeBroker, dispose, isV5, publishError } from './connection.js';
+import { clientOptions, connectOnce, describeBroker, dispose, isV5, openClient, publishError } from './connection.js';
+import type { Egress } from '../../net/egress.js';
 import { MESSAGE_ID_PROPERTY, MqttConfig, PublishOptions } from './manifest.js';
 
 const parseConfig = checker(MqttConfig, 'the mqtt system config');
@@ -17,14 +18,14 @@ const oneLevel = (v: string): string | undefined => (/[/+#\u0000]/.test(v) ? 'mu
 /** One publishing client per system (clean session, its own client id), shared by its deliveries. */
 const clients = new Map<string, { key: string; client: Promise<MqttClient> }>();
 
-function clientFor(system: string, config: MqttConfig): Promise<MqttClient> {
-  const key = JSON.stringify(config);
+function clientFor(system: string, config: MqttConfig, egress: Egress): Promise<MqttClient> {
+  const key = JSON.stringify([config, egress.key]);
   const current = clients.get(system);
   if (current?.key === key) return current.client;
   if (current) void current.client.then(dispose).catch(() => undefined);
   // A random suffix: two hub processes must not share a client id, or the broker disconnects one of them.
   const clientId = `${config.client_id ?? `causeway-${system}`}-pub-${randomBytes(4).toString('hex')}`;
-  const client = mqtt.connect(clientOptions(config, clientId, { clean: true }));
+  const client = openClient(config, clientOptions(config, clientId, { clean: true }), egress);
   client.on('error', () => undefined); // surfaced by the publishes that fail; mqtt.js reconnects by itself
   const entry = {
     key,
@@ -66,7 +67,7 @@ export async function publish(input: unknown, ctx: ActionContext): Promise<Actio
   const topic = renderTemplate(options.topic, input, { what: 'the topic template', missing: 'error', refuse: oneLevel });
   const target = `MQTT publish ${describeBroker(config)} topic "${topic}"`;
   try {
-    const client = await clientFor(ctx.system, config);
+    const client = await clientFor(ctx.system, config, ctx.egress);
     await connected(client, ctx.signal);
     const properties = isV5(config)
       ? { properties: { contentType: 'application/json', userProperties: { [MESSAGE_ID_PROPERTY]: ctx.idempotencyKey, 'trace-id': ctx.traceId } } }

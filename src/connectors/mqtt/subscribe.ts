@@ -1,10 +1,10 @@
-import mqtt, { type DoneCallback, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { DoneCallback, IPublishPacket, MqttClient } from 'mqtt';
 import { errorMessage } from '../../errors.js';
 import { decodePayload, eventIdAt } from '../broker-message.js';
 import { checker } from '../http/validate.js';
 import { backoffMs, pause } from '../source-batches.js';
 import type { SourceMessage, SubscribeContext, Subscription } from '../types.js';
-import { clientOptions, connectOnce, describeBroker, dispose } from './connection.js';
+import { clientOptions, connectOnce, describeBroker, dispose, openClient } from './connection.js';
 import { MESSAGE_ID_PROPERTY, MqttConfig, TopicOptions } from './manifest.js';
 
 const parseConfig = checker(MqttConfig, 'the mqtt system config');
@@ -48,8 +48,10 @@ class TopicSubscription implements Subscription {
     private readonly ctx: SubscribeContext,
   ) {
     this.clientId = options.client_id ?? `${config.client_id ?? `causeway-${ctx.system}`}-${ctx.source}`;
-    this.client = mqtt.connect(
+    this.client = openClient(
+      config,
       clientOptions(config, this.clientId, { clean: false, expirySeconds: options.session_expiry_seconds ?? DEFAULT_SESSION_EXPIRY_SECONDS }),
+      ctx.egress,
     );
     this.client.handleMessage = (packet, callback) => this.onMessage(packet, callback);
     this.client.on('error', (e) => {

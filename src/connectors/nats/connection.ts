@@ -1,4 +1,6 @@
 import { connect, type ConnectionOptions, type NatsConnection, type TlsOptions } from 'nats';
+import { egressRefusal, type Egress } from '../../net/egress.js';
+import { parseIp } from '../../net/ip.js';
 import { errorMessage } from '../../errors.js';
 import { PermanentError, RetryableError, type ActionError, type CheckResult } from '../types.js';
 import type { NatsConfig } from './manifest.js';
@@ -11,16 +13,47 @@ export function describeServers(config: NatsConfig): string {
 }
 
 /**
+ * The configured servers with each host resolved once and judged by the
+ * egress policy: nats.js gets addresses, so it has nothing left to resolve
+ * (and cannot be rebound). The name stays the TLS server name.
+ */
+async function checkedServers(config: NatsConfig, egress: Egress): Promise<{ servers: string[]; servername: string | undefined }> {
+  const list = Array.isArray(config.servers) ? config.servers : [config.servers];
+  const names = new Set<string>();
+  const servers = await Promise.all(
+    list.map(async (s) => {
+      // [scheme://][user:pass@]host[:port]: the scheme and credentials are kept, the host becomes its checked address.
+      const m = /^([a-z]+:\/\/)?([^@/]*@)?(\[[^\]]+\]|[^:/@]+)(?::(\d+))?\/?$/i.exec(s.trim());
+      if (!m) throw new PermanentError(`the NATS server "${s}" is not host:port`);
+      const host = m[3]!.replace(/^\[|\]$/g, '');
+      const port = m[4] === undefined ? 4222 : Number(m[4]);
+      const address = await egress.resolve(host, port);
+      if (parseIp(host) === undefined) names.add(host);
+      return `${m[1] ?? ''}${m[2] ?? ''}${address.includes(':') ? `[${address}]` : address}:${port}`;
+    }),
+  );
+  return { servers, servername: names.size === 1 ? [...names][0] : undefined };
+}
+
+/**
  * A connection that reconnects by itself for as long as it lives
  * (maxReconnectAttempts -1); `name` shows in the server's connection list.
+ * Servers the cluster announces are ignored: only configured (and
+ * egress-checked) servers are ever dialled.
  */
-export function openConnection(config: NatsConfig, name: string, options: { reconnect: boolean } = { reconnect: true }): Promise<NatsConnection> {
+export async function openConnection(config: NatsConfig, name: string, egress: Egress, options: { reconnect: boolean } = { reconnect: true }): Promise<NatsConnection> {
+  const { servers, servername } = await checkedServers(config, egress);
   // nats.js hands these to tls.connect; `rejectUnauthorized` is not in its TlsOptions type but is honoured.
-  const tls: (TlsOptions & { rejectUnauthorized?: boolean }) | undefined = config.tls
-    ? { ...(config.tls.ca ? { ca: config.tls.ca } : {}), ...(config.tls.reject_unauthorized === false ? { rejectUnauthorized: false } : {}) }
+  const tls: (TlsOptions & { rejectUnauthorized?: boolean; servername?: string }) | undefined = config.tls
+    ? {
+        ...(config.tls.ca ? { ca: config.tls.ca } : {}),
+        ...(config.tls.reject_unauthorized === false ? { rejectUnauthorized: false } : {}),
+        ...(servername ? { servername } : {}),
+      }
     : undefined;
   const opts: ConnectionOptions = {
-    servers: config.servers,
+    servers,
+    ignoreClusterUpdates: true,
     name: `causeway ${name}`,
     timeout: config.connect_timeout_ms ?? 10_000,
     reconnect: options.reconnect,
@@ -52,6 +85,7 @@ export function isNotFound(e: unknown): boolean {
  */
 export function publishError(target: string, e: unknown): ActionError {
   if (e instanceof PermanentError || e instanceof RetryableError) return e;
+  if (egressRefusal(e)) return new PermanentError(`${target}: ${errorMessage(e)}`, { summary: { request: target }, cause: e });
   const code = natsCode(e);
   const status = code !== undefined && /^\d{3}$/.test(code) ? Number(code) : undefined;
   const summary = status === undefined ? { request: target } : { request: target, status };

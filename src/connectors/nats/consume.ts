@@ -46,7 +46,7 @@ class StreamSubscription implements Subscription {
   }
 
   async start(): Promise<void> {
-    const nc = await openConnection(this.config, `${this.ctx.system}/${this.ctx.source}`);
+    const nc = await openConnection(this.config, `${this.ctx.system}/${this.ctx.source}`, this.ctx.egress);
     try {
       const ackWaitMs = await this.ensureConsumer(await nc.jetstreamManager());
       this.nc = nc;

@@ -24,7 +24,7 @@ async function check(ctx: CheckContext): Promise<CheckResult> {
   }
   const target = describeServers(config);
   try {
-    const nc = await openConnection(config, `${ctx.system} check`, { reconnect: false });
+    const nc = await openConnection(config, `${ctx.system} check`, ctx.egress, { reconnect: false });
     try {
       const info = await (await nc.jetstreamManager({ checkAPI: false })).getAccountInfo();
       return { ok: true, message: `${target}: JetStream is available (${info.streams} streams, ${info.consumers} consumers)` };

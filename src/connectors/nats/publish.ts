@@ -5,6 +5,7 @@ import { renderTemplate } from '../text-template.js';
 import { RetryableError, type ActionContext, type ActionResult } from '../types.js';
 import { describeServers, openConnection, publishError } from './connection.js';
 import { NatsConfig, PublishOptions } from './manifest.js';
+import type { Egress } from '../../net/egress.js';
 
 const parseConfig = checker(NatsConfig, 'the nats system config');
 const parseOptions = checker(PublishOptions, 'the publish options (do.with)');
@@ -15,12 +16,12 @@ const oneToken = (v: string): string | undefined => (/[\s.*>]/.test(v) ? 'must n
 /** One connection per system, shared by its deliveries; nats.js reconnects it by itself. */
 const connections = new Map<string, { key: string; nc: Promise<NatsConnection> }>();
 
-function connectionFor(system: string, config: NatsConfig): Promise<NatsConnection> {
-  const key = JSON.stringify(config);
+function connectionFor(system: string, config: NatsConfig, egress: Egress): Promise<NatsConnection> {
+  const key = JSON.stringify([config, egress.key]);
   const current = connections.get(system);
   if (current?.key === key) return current.nc;
   if (current) void current.nc.then((nc) => nc.drain()).catch(() => undefined);
-  const entry = { key, nc: openConnection(config, `${system} publish`) };
+  const entry = { key, nc: openConnection(config, `${system} publish`, egress) };
   entry.nc.then(
     (nc) =>
       void nc.closed().then(() => {
@@ -42,7 +43,7 @@ export async function publish(input: unknown, ctx: ActionContext): Promise<Actio
   const target = `NATS JetStream publish ${describeServers(config)} subject "${subject}"`;
   let ack;
   try {
-    const nc = await connectionFor(ctx.system, config);
+    const nc = await connectionFor(ctx.system, config, ctx.egress);
     const h = natsHeaders();
     for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
     h.set('Content-Type', 'application/json');

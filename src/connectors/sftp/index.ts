@@ -14,7 +14,7 @@ const parseConfig = checker(SftpConfig, 'the sftp system config');
 const pool = new SftpPool();
 
 const backend: FileBackend = {
-  use: (system, config, signal, log, fn) => pool.use(system, parseConfig(config), log, signal, fn),
+  use: (system, config, signal, log, egress, fn) => pool.use(system, parseConfig(config), log, signal, egress, fn),
   async check(ctx): Promise<CheckResult> {
     let config: SftpConfig;
     try {
@@ -24,7 +24,7 @@ const backend: FileBackend = {
     }
     let session;
     try {
-      session = await connectSftp(config, ctx.log, ctx.signal);
+      session = await connectSftp(config, ctx.log, ctx.egress, ctx.signal);
       const files = await session.fs.list('.');
       return { ok: true, message: `${backend.where(ctx.config)} is readable (${files.length} file(s))` };
     } catch (e) {

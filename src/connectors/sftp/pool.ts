@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Egress } from '../../net/egress.js';
 import { FileSystemError, type FileSystem } from '../files/fs.js';
 import type { SftpConfig } from './manifest.js';
 import { connectSftp, type SftpSession } from './session.js';
@@ -21,15 +22,15 @@ interface Entry {
 export class SftpPool {
   private readonly entries = new Map<string, Entry>();
 
-  async use<T>(system: string, config: SftpConfig, log: Logger, signal: AbortSignal, fn: (fs: FileSystem) => Promise<T>): Promise<T> {
-    const key = `${system}\n${JSON.stringify(config)}`;
+  async use<T>(system: string, config: SftpConfig, log: Logger, signal: AbortSignal, egress: Egress, fn: (fs: FileSystem) => Promise<T>): Promise<T> {
+    const key = `${system}\n${JSON.stringify(config)}\n${egress.key}`;
     let entry = this.entries.get(key);
     if (entry && (await entry.session.then((s) => s.closed, () => true))) {
       this.discard(key, entry);
       entry = undefined;
     }
     if (!entry) {
-      const created: Entry = { session: connectSftp(config, log, signal), users: 0, timer: undefined };
+      const created: Entry = { session: connectSftp(config, log, egress, signal), users: 0, timer: undefined };
       created.session.catch(() => this.discard(key, created));
       this.entries.set(key, created);
       entry = created;

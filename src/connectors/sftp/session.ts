@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Egress } from '../../net/egress.js';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
@@ -25,15 +26,19 @@ export function fingerprint(hostKey: Buffer): string {
  * `auth_failed` (credentials), `host_key_mismatch` (a different server, or
  * a re-keyed one: confirm and update host_fingerprint), `unreachable`.
  */
-export async function connectSftp(config: SftpConfig, log: Logger, signal?: AbortSignal): Promise<SftpSession> {
+export async function connectSftp(config: SftpConfig, log: Logger, egress: Egress, signal?: AbortSignal): Promise<SftpSession> {
   let privateKey: string | Buffer | undefined = config.private_key;
   if (privateKey === undefined && config.private_key_path !== undefined) {
     privateKey = await readFile(config.private_key_path).catch((e: unknown) => {
       throw new FileSystemError('not_found', `cannot read private_key_path ${config.private_key_path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     });
   }
-  const client = new ssh2.Client();
   const target = `${config.username}@${config.host}:${config.port ?? 22}`;
+  // Resolved once and judged by the egress policy; ssh2 connects to that address (the host key, not the name, proves the server).
+  const address = await egress.resolve(config.host, config.port ?? 22).catch((e: unknown) => {
+    throw new FileSystemError('unreachable', `cannot connect to ${target}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  });
+  const client = new ssh2.Client();
   let refusedKey: string | undefined;
   let closed = false;
   client.on('close', () => {
@@ -76,7 +81,7 @@ export async function connectSftp(config: SftpConfig, log: Logger, signal?: Abor
       }
     });
     client.connect({
-      host: config.host,
+      host: address,
       port: config.port ?? 22,
       username: config.username,
       ...(config.password === undefined ? {} : { password: config.password }),

@@ -29,7 +29,7 @@ async function send(input: unknown, ctx: ActionContext): Promise<ActionResult> {
   const target = targetOf(config);
   let info;
   try {
-    info = await poolFor(ctx.system, config).sendMail({
+    info = await poolFor(ctx.system, config, ctx.egress).sendMail({
       from: config.from,
       to: mail.to,
       cc: mail.cc,
@@ -63,7 +63,7 @@ async function check(ctx: CheckContext): Promise<CheckResult> {
     return { ok: false, problem: 'misconfigured', message: errorMessage(e) };
   }
   const target = targetOf(config);
-  const transporter = createTransport(transportOptions(config));
+  const transporter = createTransport(transportOptions(config, ctx.egress));
   const aborted = new Promise<never>((_resolve, reject) => {
     if (ctx.signal.aborted) reject(new Error('the check was cancelled'));
     ctx.signal.addEventListener('abort', () => reject(new Error('the check timed out')), { once: true });

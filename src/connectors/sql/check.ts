@@ -23,7 +23,7 @@ export async function check(ctx: CheckContext): Promise<CheckResult> {
   try {
     config = parseConfig(ctx.config);
     // Its own driver, closed below: a check must not leave a pool open (or reuse one made with other credentials).
-    driver = newDriver(config);
+    driver = newDriver(config, ctx.egress);
   } catch (e) {
     return { ok: false, problem: 'misconfigured', message: errorMessage(e) };
   }

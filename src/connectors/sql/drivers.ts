@@ -1,4 +1,5 @@
 import type { Driver } from './driver.js';
+import type { Egress } from '../../net/egress.js';
 import type { SqlConfig } from './manifest.js';
 import { MysqlDriver } from './mysql.js';
 import { PostgresDriver } from './postgres.js';
@@ -16,26 +17,27 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const open = new Map<string, Driver>();
 
 /** A new driver for the config; the caller closes it. `check` uses this so it never leaves a pool behind. */
-export function newDriver(config: SqlConfig): Driver {
+export function newDriver(config: SqlConfig, egress: Egress): Driver {
   const target = parseTarget(config.url);
   const timeoutMs = config.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   const poolSize = config.pool_size ?? DEFAULT_POOL_SIZE;
   switch (target.dialect) {
     case 'postgres':
-      return new PostgresDriver(target.connectionString, target.shown, { poolSize, timeoutMs });
+      return new PostgresDriver(target.connectionString, target.shown, { poolSize, timeoutMs, egress });
     case 'mysql':
-      return new MysqlDriver(target.options, target.shown, { poolSize, timeoutMs });
+      return new MysqlDriver(target.options, target.shown, { poolSize, timeoutMs, egress });
     case 'sqlite':
       return new SqliteDriver(target.path, target.shown, { timeoutMs });
   }
 }
 
 /** The shared driver for the config. */
-export function driverFor(config: SqlConfig): Driver {
-  const key = JSON.stringify([config.url, config.pool_size ?? null, config.timeout_ms ?? null]);
+export function driverFor(config: SqlConfig, egress: Egress): Driver {
+  // The egress policy is part of the key: a reloaded project with a narrower policy gets new connections.
+  const key = JSON.stringify([config.url, config.pool_size ?? null, config.timeout_ms ?? null, egress.key]);
   let d = open.get(key);
   if (!d) {
-    d = newDriver(config);
+    d = newDriver(config, egress);
     open.set(key, d);
   }
   return d;

@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import type { Egress } from '../../net/egress.js';
 import type { ColumnInfo, Driver, Privilege, ReadResult, Statement, ValueKind } from './driver.js';
 import { quoteTable, type TableRef } from './identifiers.js';
 import type { MysqlTarget } from './url.js';
@@ -45,9 +46,11 @@ export class MysqlDriver implements Driver {
   constructor(
     target: MysqlTarget,
     readonly shown: string,
-    options: { poolSize: number; timeoutMs: number },
+    options: { poolSize: number; timeoutMs: number; egress: Egress },
   ) {
     this.pool = mysql.createPool({
+      // TCP connections open through the egress policy (a Unix socket path is local IPC, not egress).
+      ...(target.socketPath === undefined ? { stream: () => options.egress.connect({ host: target.host ?? 'localhost', port: target.port ?? 3306 }) } : {}),
       host: target.host,
       port: target.port,
       user: target.user,

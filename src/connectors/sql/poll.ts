@@ -25,7 +25,7 @@ export async function pollTable(cursor: unknown, ctx: SourceContext): Promise<Po
   const batch = options.batch ?? DEFAULT_BATCH;
   const after = parseCursor(cursor, columns);
   const from: RowsFrom = options.table !== undefined ? { table: parseTable(options.table) } : { query: options.query ?? '' };
-  const driver = driverFor(config);
+  const driver = driverFor(config, ctx.egress);
   const what = 'table' in from ? tableText(from.table) : `the query of source ${ctx.source}`;
 
   let page: ReadResult;

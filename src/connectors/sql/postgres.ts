@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { Egress } from '../../net/egress.js';
 import type { ColumnInfo, Driver, Privilege, ReadResult, Statement, ValueKind } from './driver.js';
 import { quoteTable, type TableRef } from './identifiers.js';
 import { jsonValue, sqlTimestampToIso } from './values.js';
@@ -61,10 +62,12 @@ export class PostgresDriver implements Driver {
   constructor(
     connectionString: string,
     readonly shown: string,
-    options: { poolSize: number; timeoutMs: number },
+    options: { poolSize: number; timeoutMs: number; egress: Egress },
   ) {
     this.pool = new pg.Pool({
       connectionString,
+      // Every connection's socket connects through the egress policy (resolved and checked at connect time).
+      stream: () => options.egress.socket(),
       max: options.poolSize,
       connectionTimeoutMillis: options.timeoutMs,
       idleTimeoutMillis: 30_000,

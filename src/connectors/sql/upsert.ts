@@ -33,7 +33,7 @@ export async function upsert(input: unknown, ctx: ActionContext): Promise<Action
   const options = parseOptions(ctx.options);
   const rows = rowsOf(parseInput(input));
   const table = parseTable(options.table);
-  const driver = driverFor(config);
+  const driver = driverFor(config, ctx.egress);
   const summary: CallSummary = { request: `UPSERT ${rows.length} row${rows.length === 1 ? '' : 's'} INTO ${tableText(table)} ON ${driver.shown}` };
   try {
     const columns = await tableColumns(driver, table, rows);

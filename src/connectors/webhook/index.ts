@@ -72,7 +72,7 @@ async function send(input: unknown, ctx: ActionContext): Promise<ActionResult> {
   // Protocol headers last: configured headers must not break the signature.
   const headers = mergeHeaders(config.headers, protocol);
   const timeout = config.timeout_ms === undefined ? {} : { timeoutMs: config.timeout_ms };
-  const res = await httpCall({ method: 'POST', url, headers, body: raw, signal: ctx.signal, ...timeout });
+  const res = await httpCall({ method: 'POST', url, headers, body: raw, signal: ctx.signal, egress: ctx.egress, ...timeout });
   if (res.truncated) ctx.log.warn({ system: ctx.system, request: res.summary.request }, 'the response body is over 1 MiB; output.body is null');
   return { output: { status: res.status, headers: res.headers, body: res.body }, summary: res.summary };
 }
@@ -88,7 +88,7 @@ async function check(ctx: CheckContext): Promise<CheckResult> {
   try {
     // An unsigned HEAD: any answer (even 401 or 405) shows the receiver is there; credentials are our signature, not theirs.
     const timeout = config.timeout_ms === undefined ? {} : { timeoutMs: config.timeout_ms };
-    const res = await sendHttp({ method: 'HEAD', url: joinUrl(config.url, ''), headers: mergeHeaders(config.headers), signal: ctx.signal, ...timeout });
+    const res = await sendHttp({ method: 'HEAD', url: joinUrl(config.url, ''), headers: mergeHeaders(config.headers), signal: ctx.signal, egress: ctx.egress, ...timeout });
     return { ok: true, message: `${res.summary.request} is reachable (HTTP ${res.status})` };
   } catch (e) {
     return { ok: false, problem: e instanceof PermanentError ? 'misconfigured' : 'unreachable', message: errorMessage(e) };
