@@ -5,8 +5,11 @@ import { getConnector } from '../connectors/registry.js';
 import { errorMessage } from '../errors.js';
 import { newTraceId } from '../ids.js';
 import { signStandardWebhook } from '../intake/signatures.js';
+import type { Egress } from '../net/egress.js';
+import { egressDispatcher } from '../connectors/http-call.js';
 import type { Db } from '../store/db.js';
 import { dueAlerts, markAlert, type Alert } from '../store/alerts.js';
+import type { ConnectorSecrets } from '../secrets/runtime.js';
 
 const MAX_ALERT_ATTEMPTS = 10;
 
@@ -17,7 +20,7 @@ const MAX_ALERT_ATTEMPTS = 10;
  * Every alert is also a log line, so a project without a channel still sees
  * them. Failed sends back off exponentially and give up after ten tries.
  */
-export async function sendDueAlerts(db: Db, project: Project, log: Logger, now = Date.now()): Promise<number> {
+export async function sendDueAlerts(db: Db, project: Project, log: Logger, now = Date.now(), secrets?: ConnectorSecrets): Promise<number> {
   const alerts = await dueAlerts(db, now, 50);
   const { webhook: hook, email } = project.alerts;
   for (const a of alerts) {
@@ -28,8 +31,8 @@ export async function sendDueAlerts(db: Db, project: Project, log: Logger, now =
     }
     try {
       // A retry repeats both channels; each carries the alert's id (webhook-id, Message-ID) so a receiver can tell a repeat.
-      if (hook) await post(hook, a);
-      if (email) await mail(project, email, a, log);
+      if (hook) await post(hook, a, project.egress);
+      if (email) await mail(project, email, a, log, secrets);
       await markAlert(db, a.id, { sent: true, at: Date.now() });
     } catch (e) {
       const giveUp = a.attempts + 1 >= MAX_ALERT_ATTEMPTS;
@@ -40,7 +43,7 @@ export async function sendDueAlerts(db: Db, project: Project, log: Logger, now =
   return alerts.length;
 }
 
-async function post(hook: { url: string; secret?: string | undefined }, a: Alert): Promise<void> {
+async function post(hook: { url: string; secret?: string | undefined }, a: Alert, egress: Egress): Promise<void> {
   const id = `cw_alert_${a.id}`;
   const body = Buffer.from(
     JSON.stringify({
@@ -52,13 +55,13 @@ async function post(hook: { url: string; secret?: string | undefined }, a: Alert
   const ts = Math.floor(Date.now() / 1000);
   const headers: Record<string, string> = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts) };
   if (hook.secret) headers['webhook-signature'] = signStandardWebhook(id, ts, body, hook.secret);
-  const res = await request(hook.url, { method: 'POST', headers, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const res = await request(hook.url, { method: 'POST', headers, body, headersTimeout: 10_000, bodyTimeout: 10_000, dispatcher: egressDispatcher(egress) });
   await res.body.dump();
   if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`alert webhook answered ${res.statusCode}`);
 }
 
 /** E-mails an alert through the smtp connector's `send` action, as a flow would (load checked the system is of kind smtp). */
-async function mail(project: Project, channel: { system: string; to: string[] }, a: Alert, log: Logger): Promise<void> {
+async function mail(project: Project, channel: { system: string; to: string[] }, a: Alert, log: Logger, secrets: ConnectorSecrets | undefined): Promise<void> {
   const system = project.systems.get(channel.system);
   const connector = system ? getConnector(system.kind) : undefined;
   if (!system || !connector?.act) throw new Error(`alerts.email.system ${channel.system} cannot send mail`);
@@ -68,14 +71,16 @@ async function mail(project: Project, channel: { system: string; to: string[] },
     subject: `[${project.name}] ${a.kind.replace('_', ' ')}${a.system ? ` at ${a.system}` : ''}`,
     text: [a.message, '', `kind: ${a.kind}`, `at: ${new Date(a.at).toISOString()}`, ...about].join('\n'),
   };
+  const opened = secrets ? await secrets.open(system) : undefined;
   await connector.act('send', input, {
     system: system.name,
-    config: system.config,
+    config: opened?.config ?? system.config,
     options: {},
     idempotencyKey: `cw_alert_${a.id}`,
     traceId: newTraceId(),
     attempt: a.attempts + 1,
     signal: AbortSignal.timeout(30_000),
     log,
+    egress: project.egress,
   });
 }

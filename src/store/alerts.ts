@@ -1,6 +1,7 @@
 import type { Queryable } from './db.js';
 
-export const ALERT_KINDS = ['dead_letter', 'circuit_open'] as const;
+// credentials_revoked: an OAuth refresh token was refused (invalid_grant); deliveries to the system wait until a new one is set.
+export const ALERT_KINDS = ['dead_letter', 'circuit_open', 'credentials_revoked'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export interface NewAlert {

@@ -8,6 +8,7 @@ import { describeRequest, parseRetryAfter, traceparent } from '../../src/connect
 import { fillPath, joinUrl } from '../../src/connectors/http/template.js';
 import { closeConnectors, connectors, getConnector, registerConnector } from '../../src/connectors/registry.js';
 import { ActionError, PermanentError, RetryableError, type ActionContext, type CheckResult, type Connector } from '../../src/connectors/types.js';
+import { LOOPBACK_EGRESS } from '../helpers/egress.js';
 
 const log = pino({ level: 'silent' });
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -55,7 +56,7 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 function ctx(config: Record<string, unknown>, options: Record<string, unknown> = {}, more: Partial<ActionContext> = {}): ActionContext {
-  return { system: 'erp', config, options, idempotencyKey: 'dlv_01', traceId: TRACE, attempt: 1, signal: AbortSignal.timeout(5000), log, ...more };
+  return { system: 'erp', config, options, idempotencyKey: 'dlv_01', traceId: TRACE, attempt: 1, signal: AbortSignal.timeout(5000), log, egress: LOOPBACK_EGRESS, ...more };
 }
 
 const http = getConnector('http') as Connector & { act: NonNullable<Connector['act']>; check: NonNullable<Connector['check']> };
@@ -71,7 +72,7 @@ async function failure(p: Promise<unknown>): Promise<ActionError> {
   assert.fail('expected the call to fail');
 }
 
-const checkCtx = (config: Record<string, unknown>, system = 'erp') => ({ system, config, signal: AbortSignal.timeout(5000), log });
+const checkCtx = (config: Record<string, unknown>, system = 'erp') => ({ system, config, signal: AbortSignal.timeout(5000), log, egress: LOOPBACK_EGRESS });
 
 after(async () => {
   await closeConnectors();

@@ -4,6 +4,9 @@ import { ConfigError, loadProject, type ConfigProblem, type Project } from '../.
 import { closeConnectors, getConnector } from '../../connectors/registry.js';
 import type { CheckResult } from '../../connectors/types.js';
 import { errorMessage } from '../../errors.js';
+import { openSecretsOffline } from '../../secrets/offline.js';
+import { configSecretNames } from '../../secrets/refs.js';
+import type { OpenedSystem } from '../../secrets/runtime.js';
 import { EXIT, intOption, parseCommand } from '../args.js';
 import type { Command } from '../command.js';
 import { paint, plural, print, printJson, table } from '../output.js';
@@ -13,7 +16,8 @@ const HELP = `Usage: causeway validate [options]
 
 Loads and checks the project: the schema of causeway.yaml, references
 between systems, flows and actions, every JSONata mapping compiles, every
-\${env:…} resolves. Prints every problem at once, each with its file and line.
+\${env:…} resolves, every \${secret:…} sits in a connector's secret field.
+Prints every problem at once, each with its file and line.
 
 Options:
 ${PROJECT_HELP}
@@ -48,11 +52,20 @@ const LABEL: Record<string, string> = {
 /** Every system's connector `check()`, in parallel, each bounded by the timeout. */
 export async function checkConnections(project: Project, timeoutMs: number): Promise<ConnectionResult[]> {
   const log = pino({ level: 'silent' });
+  // ${secret:…} references resolve from the hub's database with the master key, as the hub would.
+  const offline = await openSecretsOffline(project).catch((e: unknown) => e as Error);
   const results = await Promise.all(
     [...project.systems.values()].map(async (s): Promise<ConnectionResult> => {
       const connector = getConnector(s.kind);
       const base = { system: s.name, kind: s.kind };
       if (!connector?.check) return { ...base, ok: true, result: 'not_checked', message: `the ${s.kind} connector has no check` };
+      let opened: OpenedSystem | undefined;
+      try {
+        if (offline instanceof Error) throw offline;
+        opened = await offline?.secrets.open(s);
+      } catch (e) {
+        if (configSecretNames(s.config).length > 0) return { ...base, ok: false, result: 'misconfigured', message: `secrets: ${errorMessage(e)}` };
+      }
       const signal = AbortSignal.timeout(timeoutMs);
       let timer: NodeJS.Timeout | undefined;
       // The signal asks the connector to stop; the race makes sure we stop waiting even if it does not listen.
@@ -60,17 +73,19 @@ export async function checkConnections(project: Project, timeoutMs: number): Pro
         timer = setTimeout(() => resolve('timeout'), timeoutMs + 100);
       });
       try {
-        const r: CheckResult | 'timeout' = await Promise.race([connector.check({ system: s.name, config: s.config, signal, log }), late]);
+        const r: CheckResult | 'timeout' = await Promise.race([connector.check({ system: s.name, config: opened?.config ?? s.config, signal, log, egress: project.egress, ...(opened?.credentials ? { credentials: opened.credentials } : {}) }), late]);
         if (r === 'timeout' || (!r.ok && signal.aborted)) return { ...base, ok: false, result: 'timeout', message: `no answer within ${timeoutMs / 1000} s` };
-        return r.ok ? { ...base, ok: true, result: 'reachable', message: r.message } : { ...base, ok: false, result: r.problem, message: r.message };
+        const message = opened ? opened.scrub(r.message) : r.message;
+        return r.ok ? { ...base, ok: true, result: 'reachable', message } : { ...base, ok: false, result: r.problem, message };
       } catch (e) {
-        return { ...base, ok: false, result: 'unreachable', message: errorMessage(e) };
+        return { ...base, ok: false, result: 'unreachable', message: opened ? opened.scrub(errorMessage(e)) : errorMessage(e) };
       } finally {
         clearTimeout(timer);
       }
     }),
   );
   await closeConnectors();
+  if (offline && !(offline instanceof Error)) await offline.close();
   return results;
 }
 

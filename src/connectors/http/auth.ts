@@ -1,5 +1,5 @@
 import type { HttpAuth } from './manifest.js';
-import { oauth2Token } from './oauth2.js';
+import { oauth2Token, type TokenOptions } from './oauth2.js';
 
 export interface AuthHeaders {
   headers: Record<string, string>;
@@ -7,8 +7,12 @@ export interface AuthHeaders {
   oauthToken?: string;
 }
 
-/** The headers that authenticate a call to a system, per its `auth` config. */
-export async function authHeaders(system: string, auth: HttpAuth | undefined, signal: AbortSignal, timeoutMs?: number): Promise<AuthHeaders> {
+/**
+ * The headers that authenticate a call to a system, per its `auth` config.
+ * `call` carries the signal, the egress policy (token endpoints are outbound
+ * calls too) and, for OAuth, where tokens are kept and whom to alert.
+ */
+export async function authHeaders(system: string, auth: HttpAuth | undefined, call: TokenOptions): Promise<AuthHeaders> {
   switch (auth?.type) {
     case undefined:
       return { headers: {} };
@@ -18,8 +22,9 @@ export async function authHeaders(system: string, auth: HttpAuth | undefined, si
       return { headers: { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } };
     case 'api_key':
       return { headers: { [auth.header.toLowerCase()]: auth.value } };
-    case 'oauth2_client_credentials': {
-      const token = await oauth2Token(system, auth, signal, timeoutMs);
+    case 'oauth2_client_credentials':
+    case 'oauth2_authorization_code': {
+      const token = await oauth2Token(system, auth, call);
       return { headers: { authorization: `Bearer ${token}` }, oauthToken: token };
     }
   }

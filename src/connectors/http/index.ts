@@ -3,7 +3,7 @@ import { closeHttpAgent, expectOk, sendHttp, traceparent, type HttpResponse } fr
 import { ActionError, PermanentError, type ActionContext, type ActionResult, type CheckContext, type CheckResult, type Connector } from '../types.js';
 import { authHeaders } from './auth.js';
 import { HttpConfig, manifest, RequestInput, RequestOptions, RESERVED_INPUT_KEYS, type Method, type RequestEnvelope } from './manifest.js';
-import { clearOAuth2Tokens, dropOAuth2Token } from './oauth2.js';
+import { clearOAuth2Tokens, CredentialsRevokedError, dropOAuth2Token, type TokenOptions } from './oauth2.js';
 import { fillPath, joinUrl, mergeHeaders, valueAt } from './template.js';
 import { checker } from './validate.js';
 
@@ -72,15 +72,15 @@ async function request(input: unknown, ctx: ActionContext): Promise<ActionResult
   const call = planRequest(config, parseOptions(ctx.options), input, ctx);
   const timeout = config.timeout_ms === undefined ? {} : { timeoutMs: config.timeout_ms };
   const send = async (): Promise<{ res: HttpResponse; token: string | undefined }> => {
-    const auth = await authHeaders(ctx.system, config.auth, ctx.signal, config.timeout_ms);
+    const auth = await authHeaders(ctx.system, config.auth, tokenOptions(ctx, config.timeout_ms));
     // Auth goes last so no configured or input header can replace the credentials.
-    const res = await sendHttp({ ...call, headers: mergeHeaders(call.headers, auth.headers), signal: ctx.signal, ...timeout });
+    const res = await sendHttp({ ...call, headers: mergeHeaders(call.headers, auth.headers), signal: ctx.signal, egress: ctx.egress, ...timeout });
     return { res, token: auth.oauthToken };
   };
 
   let { res, token } = await send();
-  if (res.status === 401 && token !== undefined && config.auth?.type === 'oauth2_client_credentials') {
-    // Revoked or expired early: one retry with a fresh token; a second 401 is the destination's final word.
+  if (res.status === 401 && token !== undefined && (config.auth?.type === 'oauth2_client_credentials' || config.auth?.type === 'oauth2_authorization_code')) {
+    // Revoked or expired early: one retry with a fresh token (refreshed, for authorization code); a second 401 is the destination's final word.
     dropOAuth2Token(ctx.system, config.auth, token);
     ctx.log.info({ system: ctx.system, request: res.summary.request }, 'the OAuth2 token was refused; retrying once with a new one');
     ({ res, token } = await send());
@@ -88,6 +88,11 @@ async function request(input: unknown, ctx: ActionContext): Promise<ActionResult
   expectOk(res);
   if (res.truncated) ctx.log.warn({ system: ctx.system, request: res.summary.request }, 'the response body is over 1 MiB; output.body is null');
   return { output: { status: res.status, headers: res.headers, body: res.body }, summary: res.summary };
+}
+
+/** What a token fetch needs from the call's context. */
+function tokenOptions(ctx: ActionContext | CheckContext, timeoutMs: number | undefined): TokenOptions {
+  return { signal: ctx.signal, timeoutMs, egress: ctx.egress, credentials: ctx.credentials, alert: ctx.alert, log: ctx.log };
 }
 
 /** What an HTTP status says about a system's reachability and credentials. */
@@ -101,6 +106,7 @@ function checkResultFor(status: number, target: string): CheckResult {
 /** Why a token fetch failed, as a check result. */
 function tokenProblem(e: unknown): CheckResult {
   const message = errorMessage(e);
+  if (e instanceof CredentialsRevokedError) return { ok: false, problem: 'wrong_credentials', message };
   if (!(e instanceof ActionError)) return { ok: false, problem: 'misconfigured', message };
   if (e.kind === 'retryable') return { ok: false, problem: 'unreachable', message };
   const status = e.summary?.status;
@@ -120,7 +126,7 @@ async function check(ctx: CheckContext): Promise<CheckResult> {
   }
   let auth: Record<string, string>;
   try {
-    auth = (await authHeaders(ctx.system, config.auth, ctx.signal, config.timeout_ms)).headers;
+    auth = (await authHeaders(ctx.system, config.auth, tokenOptions(ctx, config.timeout_ms))).headers;
   } catch (e) {
     return tokenProblem(e);
   }
@@ -128,7 +134,7 @@ async function check(ctx: CheckContext): Promise<CheckResult> {
     // HEAD: no side effects and no body to read, whatever the base URL is.
     const headers = mergeHeaders({ 'user-agent': 'causeway' }, config.headers, auth);
     const timeout = config.timeout_ms === undefined ? {} : { timeoutMs: config.timeout_ms };
-    const res = await sendHttp({ method: 'HEAD', url, headers, signal: ctx.signal, ...timeout });
+    const res = await sendHttp({ method: 'HEAD', url, headers, signal: ctx.signal, egress: ctx.egress, ...timeout });
     return checkResultFor(res.status, res.summary.request);
   } catch (e) {
     return { ok: false, problem: e instanceof PermanentError ? 'misconfigured' : 'unreachable', message: errorMessage(e) };

@@ -12,7 +12,7 @@ const Secret = Type.String({ minLength: 1 });
 const BearerAuth = Type.Object({ type: Type.Literal('bearer'), token: Secret }, { additionalProperties: false });
 const BasicAuth = Type.Object({ type: Type.Literal('basic'), username: Type.String(), password: Secret }, { additionalProperties: false });
 const ApiKeyAuth = Type.Object({ type: Type.Literal('api_key'), header: HeaderName, value: Secret }, { additionalProperties: false });
-export const OAuth2Auth = Type.Object(
+export const OAuth2ClientCredentials = Type.Object(
   {
     type: Type.Literal('oauth2_client_credentials'),
     token_url: HttpUrl,
@@ -29,9 +29,31 @@ export const OAuth2Auth = Type.Object(
   },
   { additionalProperties: false },
 );
-export type OAuth2Config = Static<typeof OAuth2Auth>;
+/**
+ * Authorization code with refresh tokens: the consent happens once, outside
+ * the hub; its refresh token seeds `refresh_token` (put it in the secret
+ * store: `causeway secrets set crm_refresh_token --system crm`). The hub
+ * refreshes access tokens from it and keeps rotated refresh tokens encrypted.
+ */
+export const OAuth2AuthorizationCode = Type.Object(
+  {
+    type: Type.Literal('oauth2_authorization_code'),
+    token_url: HttpUrl,
+    client_id: Type.String({ minLength: 1 }),
+    client_secret: Secret,
+    refresh_token: Secret,
+    scope: Type.Optional(Type.String()),
+    client_auth: Type.Optional(
+      Type.Union([Type.Literal('basic'), Type.Literal('body')], {
+        description: 'client_secret_basic (Authorization header, the default) or client_secret_post (form body)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type OAuth2Config = Static<typeof OAuth2ClientCredentials> | Static<typeof OAuth2AuthorizationCode>;
 
-const Auth = Type.Union([BearerAuth, BasicAuth, ApiKeyAuth, OAuth2Auth]);
+const Auth = Type.Union([BearerAuth, BasicAuth, ApiKeyAuth, OAuth2ClientCredentials, OAuth2AuthorizationCode]);
 export type HttpAuth = Static<typeof Auth>;
 
 export const HttpConfig = Type.Object(
@@ -86,7 +108,7 @@ export const manifest: ConnectorManifest = {
   kind: 'http',
   description: 'Calls any HTTP/JSON API: a base URL, headers and auth per system, a method and path template per flow.',
   config: HttpConfig,
-  secrets: ['auth.token', 'auth.password', 'auth.value', 'auth.client_secret'],
+  secrets: ['auth.token', 'auth.password', 'auth.value', 'auth.client_secret', 'auth.refresh_token'],
   actions: {
     request: {
       description: 'One HTTP request with an Idempotency-Key; a 2xx is success, 5xx/408/429 and network errors are retried.',

@@ -1,42 +1,95 @@
 import { createHash } from 'node:crypto';
-import { expectOk, sendHttp } from '../http-call.js';
-import { PermanentError, RetryableError } from '../types.js';
+import type { Logger } from 'pino';
+import type { Egress } from '../../net/egress.js';
+import { RetryableError, type CredentialStore } from '../types.js';
 import type { OAuth2Config } from './manifest.js';
+import { InvalidGrantError, requestToken, type IssuedToken } from './oauth2-endpoint.js';
 
 /**
- * OAuth2 client credentials (RFC 6749 §4.4). Tokens are cached per system
- * until shortly before they expire, and callers that need one at the same
- * time share a single fetch, so a burst of deliveries costs one token call.
+ * OAuth 2.0 for outbound calls: client credentials (RFC 6749 §4.4) and
+ * authorization code with refresh tokens (§6).
+ *
+ * - Access tokens are cached per system until shortly before they expire;
+ *   callers that need one at the same time share a single fetch, so a burst
+ *   of deliveries costs one token call.
+ * - With the hub's secret store (`credentials`), tokens are also kept there,
+ *   encrypted: a restarted hub or another process reuses them, and a rotated
+ *   refresh token is never lost.
+ * - A refresh token the server refuses (`invalid_grant`) is marked revoked
+ *   in the store: one alert, and every later call fails at once, without
+ *   calling the token endpoint again (no retry storm), until a new refresh
+ *   token is set (`causeway secrets set …`), which starts a new lineage.
  */
 
-interface Token {
-  value: string;
-  /** When to stop using it (ms epoch), already minus the safety margin. */
-  useUntil: number;
+export interface TokenOptions {
+  signal: AbortSignal;
+  timeoutMs?: number | undefined;
+  egress: Egress;
+  credentials?: CredentialStore | undefined;
+  alert?: ((message: string) => Promise<void>) | undefined;
+  log?: Logger | undefined;
+}
+
+/** A refresh token was refused: deliveries wait (retry after a long pause) until a new one is set. */
+export class CredentialsRevokedError extends RetryableError {
+  constructor(message: string) {
+    super(message, { retryAfterMs: REVOKED_RETRY_MS });
+    this.name = 'CredentialsRevokedError';
+  }
+}
+
+/** Deliveries to a system whose refresh token was revoked are retried this much later (each failing at once, locally). */
+const REVOKED_RETRY_MS = 300_000;
+const TOKEN_TIMEOUT_MS = 30_000;
+/** The credential name the tokens are kept under (owner `oauth:<system>`). */
+const STATE_NAME = 'oauth2_tokens';
+
+/** What is kept in the store, encrypted as one value. */
+interface TokenState {
+  v: 1;
+  /** Which refresh-token chain this is: token URL, client id and the seed refresh token (hashed). */
+  lineage: string;
+  /** Which config the access token was issued for (scope, audience, secret…). */
+  issuedFor?: string;
+  accessToken?: string;
+  useUntil?: number;
+  refreshToken?: string;
+  revoked?: { at: number; reason: string };
 }
 
 interface Entry {
-  token?: Token;
-  pending?: Promise<Token>;
+  token?: { value: string; useUntil: number };
+  pending?: Promise<string>;
+  /** The access token the destination refused (401): never handed out again. */
+  refused?: string;
 }
 
 const cache = new Map<string, Entry>();
+/** Refused refresh-token chains (system + lineage), for when there is no store to remember it in. */
+const revokedChains = new Map<string, string>();
 
-/** Refresh this long before expiry, so a token never expires in flight. */
-const MARGIN_MS = 60_000;
-/** RFC 6749 lets a server omit expires_in; assume a short life rather than a long one. */
-const DEFAULT_LIFETIME_S = 300;
-const TOKEN_TIMEOUT_MS = 30_000;
+const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 24);
 
-// The key covers everything that changes which token we get; the secret is
-// hashed so a rotated secret takes effect at once without keeping it in keys.
+function seedOf(cfg: OAuth2Config): string {
+  return cfg.type === 'oauth2_authorization_code' ? cfg.refresh_token : '';
+}
+
+/** Everything that changes which access token we get; secrets hashed so a rotated one takes effect at once. */
+function issuedFor(cfg: OAuth2Config): string {
+  const audience = cfg.type === 'oauth2_client_credentials' ? (cfg.audience ?? '') : '';
+  return hash(cfg.type, cfg.token_url, cfg.client_id, cfg.client_secret, cfg.scope ?? '', audience, cfg.client_auth ?? 'basic', seedOf(cfg));
+}
+
+function lineageOf(cfg: OAuth2Config): string {
+  return hash(cfg.type, cfg.token_url, cfg.client_id, seedOf(cfg));
+}
+
 function keyOf(system: string, cfg: OAuth2Config): string {
-  const secret = createHash('sha256').update(cfg.client_secret).digest('hex').slice(0, 16);
-  return [system, cfg.token_url, cfg.client_id, secret, cfg.scope ?? '', cfg.audience ?? '', cfg.client_auth ?? 'basic'].join('\n');
+  return `${system}\n${issuedFor(cfg)}`;
 }
 
 /** A valid access token: the cached one, the one being fetched, or a new fetch. */
-export async function oauth2Token(system: string, cfg: OAuth2Config, signal: AbortSignal, timeoutMs?: number): Promise<string> {
+export async function oauth2Token(system: string, cfg: OAuth2Config, options: TokenOptions): Promise<string> {
   const key = keyOf(system, cfg);
   let entry = cache.get(key);
   if (!entry) cache.set(key, (entry = {}));
@@ -46,81 +99,115 @@ export async function oauth2Token(system: string, cfg: OAuth2Config, signal: Abo
     const e = entry;
     // Not tied to one caller's signal: another caller may still want the
     // token after the first gives up. Bounded by its own timeout instead.
-    pending = e.pending = fetchToken(cfg, timeoutMs ?? TOKEN_TIMEOUT_MS).then(
-      (token) => {
-        e.token = token;
-        delete e.pending;
-        return token;
-      },
-      (err: unknown) => {
-        delete e.pending;
-        throw err;
-      },
-    );
+    pending = e.pending = obtain(system, cfg, e, options).finally(() => {
+      delete e.pending;
+    });
   }
-  return (await untilAborted(pending, signal)).value;
+  return untilAborted(pending, options.signal);
 }
 
-/** Forgets `token` (the destination refused it), unless a newer one already replaced it. */
+/** Forgets `token` (the destination refused it): the next call gets a new one, even if the store still has it. */
 export function dropOAuth2Token(system: string, cfg: OAuth2Config, token: string): void {
   const entry = cache.get(keyOf(system, cfg));
-  if (entry?.token?.value === token) delete entry.token;
+  if (!entry) return;
+  entry.refused = token;
+  if (entry.token?.value === token) delete entry.token;
 }
 
 export function clearOAuth2Tokens(): void {
   cache.clear();
+  revokedChains.clear();
 }
 
-async function fetchToken(cfg: OAuth2Config, timeoutMs: number): Promise<Token> {
-  const form = new URLSearchParams({ grant_type: 'client_credentials' });
-  if (cfg.scope) form.set('scope', cfg.scope);
-  if (cfg.audience) form.set('audience', cfg.audience);
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  if ((cfg.client_auth ?? 'basic') === 'basic') {
-    // RFC 6749 §2.3.1: id and secret are form-encoded before base64.
-    const pair = `${formEncode(cfg.client_id)}:${formEncode(cfg.client_secret)}`;
-    headers['authorization'] = `Basic ${Buffer.from(pair).toString('base64')}`;
-  } else {
-    form.set('client_id', cfg.client_id);
-    form.set('client_secret', cfg.client_secret);
-  }
-  let url: URL;
+async function loadState(options: TokenOptions, lineage: string): Promise<TokenState | undefined> {
+  const text = await options.credentials?.get(STATE_NAME);
+  if (!text) return undefined;
   try {
-    url = new URL(cfg.token_url);
+    const state = JSON.parse(text) as TokenState;
+    // A new seed refresh token (or client) starts a new chain: the old state, revoked or not, no longer applies.
+    return state.v === 1 && state.lineage === lineage ? state : undefined;
   } catch {
-    throw new PermanentError(`the OAuth2 token_url ${cfg.token_url} is not a URL`);
+    return undefined;
   }
-  const started = Date.now();
-  const res = await sendHttp({ method: 'POST', url, headers, body: form.toString(), signal: AbortSignal.timeout(timeoutMs) });
-  if (res.status === 400 || res.status === 401) {
-    const code = oauthErrorCode(res.body);
-    throw new PermanentError(
-      `the OAuth2 token endpoint rejected the client (HTTP ${res.status}${code ? `, ${code}` : ''}): check client_id, client_secret, client_auth and scope`,
-      { summary: res.summary },
-    );
-  }
-  if (res.status === 403) {
-    throw new PermanentError('the OAuth2 token endpoint refused the client (HTTP 403)', { summary: res.summary });
-  }
-  expectOk(res);
-  const body = res.body as { access_token?: unknown; expires_in?: unknown } | null;
-  if (typeof body?.access_token !== 'string' || body.access_token === '') {
-    throw new PermanentError('the OAuth2 token endpoint answered without an access_token', { summary: { request: res.summary.request, status: res.status } });
-  }
-  const lifetimeS = Number(body.expires_in ?? DEFAULT_LIFETIME_S);
-  const lifetimeMs = Number.isFinite(lifetimeS) && lifetimeS > 0 ? lifetimeS * 1000 : DEFAULT_LIFETIME_S * 1000;
-  // Short-lived tokens (≤ 2 min) would never be reused with a fixed 60 s margin; use half their life instead.
-  const margin = Math.min(MARGIN_MS, lifetimeMs / 2);
-  return { value: body.access_token, useUntil: started + lifetimeMs - margin };
 }
 
-function formEncode(s: string): string {
-  return new URLSearchParams({ v: s }).toString().slice(2);
+async function obtain(system: string, cfg: OAuth2Config, entry: Entry, options: TokenOptions): Promise<string> {
+  const lineage = lineageOf(cfg);
+  const forCfg = issuedFor(cfg);
+  const known = revokedChains.get(`${system}\n${lineage}`);
+  if (known !== undefined) throw revokedError(system, known);
+  const state = await loadState(options, lineage);
+  if (state?.revoked) throw revokedError(system, state.revoked.reason);
+  if (state?.accessToken && state.issuedFor === forCfg && (state.useUntil ?? 0) > Date.now() && state.accessToken !== entry.refused) {
+    entry.token = { value: state.accessToken, useUntil: state.useUntil ?? 0 };
+    return state.accessToken;
+  }
+  const timeoutMs = options.timeoutMs ?? TOKEN_TIMEOUT_MS;
+  let issued: IssuedToken;
+  let refreshToken: string | undefined;
+  if (cfg.type === 'oauth2_client_credentials') {
+    const grant: Record<string, string> = { grant_type: 'client_credentials' };
+    if (cfg.scope) grant['scope'] = cfg.scope;
+    if (cfg.audience) grant['audience'] = cfg.audience;
+    issued = await requestToken(cfg, grant, { timeoutMs, egress: options.egress });
+  } else {
+    refreshToken = state?.refreshToken ?? cfg.refresh_token;
+    const refresh = (token: string) => {
+      const grant: Record<string, string> = { grant_type: 'refresh_token', refresh_token: token };
+      if (cfg.scope) grant['scope'] = cfg.scope;
+      return requestToken(cfg, grant, { timeoutMs, egress: options.egress });
+    };
+    try {
+      issued = await refresh(refreshToken);
+    } catch (e) {
+      if (!(e instanceof InvalidGrantError)) throw e;
+      // Another hub process may have rotated the refresh token a moment ago: try the newest one once.
+      const latest = await loadState(options, lineage);
+      if (latest?.revoked) throw revokedError(system, latest.revoked.reason);
+      const newer = latest?.refreshToken;
+      if (newer !== undefined && newer !== refreshToken) {
+        refreshToken = newer;
+        try {
+          issued = await refresh(newer);
+        } catch (e2) {
+          if (!(e2 instanceof InvalidGrantError)) throw e2;
+          throw await markRevoked(system, lineage, e2.message, options);
+        }
+      } else {
+        throw await markRevoked(system, lineage, e.message, options);
+      }
+    }
+  }
+  const next: TokenState = {
+    v: 1,
+    lineage,
+    issuedFor: forCfg,
+    accessToken: issued.accessToken,
+    useUntil: issued.useUntil,
+    ...(cfg.type === 'oauth2_authorization_code' && refreshToken !== undefined ? { refreshToken: issued.refreshToken ?? refreshToken } : {}),
+  };
+  // Saved before use: a rotated refresh token must survive a crash right after this call.
+  await options.credentials?.set(STATE_NAME, JSON.stringify(next));
+  entry.token = { value: issued.accessToken, useUntil: issued.useUntil };
+  return issued.accessToken;
 }
 
-function oauthErrorCode(body: unknown): string | undefined {
-  const error = (body as { error?: unknown } | null)?.error;
-  return typeof error === 'string' && /^[\x20-\x7e]{1,64}$/.test(error) ? error : undefined;
+function revokedError(system: string, reason: string): CredentialsRevokedError {
+  return new CredentialsRevokedError(
+    `${system}: ${reason}. Deliveries to ${system} wait: set a new refresh token (the secret behind systems.${system}.config.auth.refresh_token, with causeway secrets set) and they resume`,
+  );
+}
+
+/** Records the revocation (so no process calls the token endpoint with it again) and raises one alert. */
+async function markRevoked(system: string, lineage: string, reason: string, options: TokenOptions): Promise<CredentialsRevokedError> {
+  const state: TokenState = { v: 1, lineage, revoked: { at: Date.now(), reason } };
+  revokedChains.set(`${system}\n${lineage}`, reason);
+  await options.credentials?.set(STATE_NAME, JSON.stringify(state));
+  options.log?.error({ system }, 'the OAuth2 refresh token was refused (invalid_grant); deliveries wait for a new one');
+  await options.alert?.(
+    `the OAuth2 refresh token of ${system} was refused by its token endpoint (invalid_grant: revoked or expired). Deliveries to ${system} wait; set a new refresh token (the secret behind systems.${system}.config.auth.refresh_token: causeway secrets set NAME --system ${system}) and they resume.`,
+  );
+  return revokedError(system, reason);
 }
 
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
