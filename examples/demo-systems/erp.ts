@@ -81,6 +81,15 @@ export function createErp(ctx: StandInContext, options: { failEvery: number; see
     return { status: created ? 201 : 200, body: customer, note: `customer ${customer.number} ${created ? 'created' : 'updated'} (${customer.email ?? 'no email'})` };
   }
 
+  /** The hub's erasure request (systems.erp.erasure): the customer's name and email go; its number stays on the sales orders. */
+  function eraseCustomer(ref: string): DemoReply {
+    const found = customers.get(ref);
+    if (!found) return { status: 404, body: { error: { code: 'not_found', message: `no customer ${ref}` } }, note: `erase ${short(ref)}: not here` };
+    found.email = undefined;
+    found.name = undefined;
+    return { status: 200, body: { number: found.number, erased: true }, note: `customer ${found.number} erased (name and email removed)` };
+  }
+
   function putSalesOrder(req: DemoRequest, ref: string): DemoReply {
     const busy = hiccup(req);
     if (busy) return busy;
@@ -129,6 +138,7 @@ export function createErp(ctx: StandInContext, options: { failEvery: number; see
     },
     routes: [
       { method: 'PUT', pattern: /^\/customers\/([^/]+)$/, handle: (req, [ref]) => putCustomer(req, ref ?? '') },
+      { method: 'DELETE', pattern: /^\/customers\/([^/]+)$/, handle: (_req, [ref]) => eraseCustomer(ref ?? '') },
       { method: 'PUT', pattern: /^\/sales-orders\/([^/]+)$/, handle: (req, [ref]) => putSalesOrder(req, ref ?? '') },
       { method: 'GET', pattern: /^\/$/, handle: () => ({ status: 200, body: { customers: [...customers.values()], sales_orders: [...salesOrders.values()] } }) },
     ],

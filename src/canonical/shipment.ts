@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Address, Attributes, Id, Quantity, Sku, Timestamp } from './common.js';
+import { Address, Attributes, Id, Quantity, Sku, Timestamp, pii } from './common.js';
 
 export const SHIPMENT_STATUSES = ['pending', 'label_created', 'shipped', 'in_transit', 'delivered', 'returned', 'cancelled'] as const;
 
@@ -13,6 +13,9 @@ export const ShipmentSchema = Type.Object(
     tracking_url: Type.Optional(Type.String({ format: 'uri', maxLength: 2000 })),
     lines: Type.Optional(Type.Array(Type.Object({ sku: Sku, quantity: Quantity }, { additionalProperties: false }), { maxItems: 10_000 })),
     ship_to: Type.Optional(Address),
+    email: Type.Optional(
+      pii(Type.String({ format: 'email', maxLength: 254, description: "where the recipient's shipping notifications go (usually the order's email)" })),
+    ),
     shipped_at: Type.Optional(Timestamp),
     delivered_at: Type.Optional(Timestamp),
     attributes: Type.Optional(Attributes),

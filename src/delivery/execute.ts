@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
+import { egressRefusal } from '../net/egress.js';
 import type { Project } from '../config/load.js';
 import { ActionError, type CallSummary } from '../connectors/types.js';
 import { getConnector } from '../connectors/registry.js';
 import { errorMessage } from '../errors.js';
+import { personalDataBlock } from '../privacy/leak.js';
 import { MappingOutputError, parseMappedItems, type MappedItem } from '../normalize/items.js';
 import type { ClaimedDelivery } from '../store/delivery-claim.js';
+import type { ConnectorSecrets, OpenedSystem } from '../secrets/runtime.js';
 
 export type AttemptOutcome = 'ok' | 'retryable' | 'permanent';
 
@@ -49,11 +52,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * that the retry policy understands (mapping errors are permanent; anything
  * unexpected from a connector is retryable).
  */
-export async function executeDelivery(d: ClaimedDelivery, project: Project, log: Logger): Promise<ExecutionResult> {
+export async function executeDelivery(d: ClaimedDelivery, project: Project, log: Logger, secrets?: ConnectorSecrets): Promise<ExecutionResult> {
   const startedAt = Date.now();
   const base = { delivery: d, startedAt, error: undefined, retryAfterMs: undefined, summary: undefined, writeback: undefined };
   const flow = project.flows.get(d.flow);
   if (flow && !flow.enabled) return { ...base, durationMs: 0, outcome: 'deferred' };
+  let opened: OpenedSystem | undefined;
   try {
     if (!flow) throw new Failure('permanent', `flow ${d.flow} is not in the running project`);
     const system = project.systems.get(flow.system);
@@ -73,20 +77,30 @@ export async function executeDelivery(d: ClaimedDelivery, project: Project, log:
       const why = (flow.validateInput.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`).join('; ');
       throw new Failure('permanent', `the mapped input does not fit action ${flow.action}: ${why}`);
     }
+    const blocked = personalDataBlock(project.privacy, flow.system, d.entity, d.data, input);
+    if (blocked) throw new Failure('permanent', blocked);
     const signal = AbortSignal.timeout(flow.timeoutMs);
     let result;
     try {
+      // Secrets are resolved here, per call, never into the loaded project (src/secrets/runtime.ts).
+      opened = secrets ? await secrets.open(system) : undefined;
       result = await connector.act(flow.action, input, {
         system: system.name,
-        config: system.config,
+        config: opened?.config ?? system.config,
+        ...(opened?.credentials ? { credentials: opened.credentials } : {}),
+        ...(opened ? { alert: opened.alert } : {}),
         options: flow.options,
         idempotencyKey: d.idempotencyKey,
         traceId: d.traceId,
         attempt: d.attempt,
         signal,
         log: log.child({ trace_id: d.traceId, delivery_id: d.id, flow: d.flow }),
+        egress: project.egress,
       });
     } catch (e) {
+      // However a connector's library wrapped it, a refused destination is permanent: no retry gets a different verdict.
+      const refused = egressRefusal(e);
+      if (refused) throw new Failure('permanent', e instanceof ActionError ? e.message : refused.message, e instanceof ActionError ? e.summary : undefined);
       if (e instanceof ActionError) throw new Failure(e.kind, e.message, e.summary, e.retryAfterMs);
       if (signal.aborted) throw new Failure('retryable', `timed out after ${flow.timeoutMs} ms`);
       throw new Failure('retryable', errorMessage(e));
@@ -99,10 +113,14 @@ export async function executeDelivery(d: ClaimedDelivery, project: Project, log:
         throw new Failure('permanent', `delivered, but the writeback failed: ${errorMessage(e)}`, result.summary);
       }
     }
-    return { ...base, durationMs: Date.now() - startedAt, outcome: 'ok', summary: result.summary, writeback };
+    const summary = opened && result.summary.response !== undefined ? { ...result.summary, response: opened.scrub(result.summary.response) } : result.summary;
+    return { ...base, durationMs: Date.now() - startedAt, outcome: 'ok', summary, writeback };
   } catch (e) {
     const f = e instanceof Failure ? e : new Failure('retryable', errorMessage(e));
-    return { ...base, durationMs: Date.now() - startedAt, outcome: f.kind, error: f.message, summary: f.summary, retryAfterMs: f.retryAfterMs };
+    // A destination may echo a credential in its error or body: it must not reach the attempt log.
+    const scrub = opened?.scrub ?? ((t: string) => t);
+    const summary = f.summary && { ...f.summary, request: scrub(f.summary.request), ...(f.summary.response !== undefined ? { response: scrub(f.summary.response) } : {}) };
+    return { ...base, durationMs: Date.now() - startedAt, outcome: f.kind, error: scrub(f.message), summary, retryAfterMs: f.retryAfterMs };
   }
 }
 

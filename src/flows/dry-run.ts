@@ -1,6 +1,7 @@
 import type { EntityName } from '../canonical/index.js';
 import type { Project } from '../config/load.js';
 import { errorMessage } from '../errors.js';
+import { personalDataBlock } from '../privacy/leak.js';
 import type { ChangeKind } from '../store/records.js';
 import type { Flow } from './compile.js';
 import { previewRequest, type RequestPreview } from './request-preview.js';
@@ -90,6 +91,8 @@ export async function runFlow(project: Project, flow: Flow, change: DryRunChange
     const why = (flow.validateInput.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`).join('; ');
     return { ...out, verdict: 'failed', input, reason: `the mapped input does not fit action ${flow.action}: ${why}` };
   }
+  const blocked = personalDataBlock(project.privacy, flow.system, change.entity, change.data, input);
+  if (blocked) return { ...out, verdict: 'failed', reason: blocked };
   const system = project.systems.get(flow.system);
   const preview = system ? previewRequest(system.kind, flow.action, { system: system.name, config: system.config, options: flow.options, input }) : undefined;
   if (preview && !preview.ok) return { ...out, verdict: 'failed', input, reason: preview.error };

@@ -21,6 +21,7 @@ systems:
         event_id: event.id
   erp:
     kind: http
+    personal_data: allowed
     config:
       base_url: ${erpUrl}
     delivery: { circuit: { failures: 3, cooldown_seconds: 0.5 }${erpDelivery ? `, ${erpDelivery}` : ''} }

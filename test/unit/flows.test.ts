@@ -14,9 +14,9 @@ systems:
     auth: { api_key: shop-key-0123456789abcdef }
     topics:
       customers: { mapping: '{"entity":"customer","external_id":id}' }
-  erp:
-    kind: http
-    config: { base_url: "http://127.0.0.1:9" }
+  erp: {
+    kind: http, personal_data: allowed,
+    config: { base_url: "http://127.0.0.1:9" } }
 flows:
 `;
 
