@@ -236,6 +236,7 @@ function projectYaml(receiverUrl: string, fanout: number): string {
     systems += `
   ${name}:
     kind: http
+    personal_data: allowed
     config: { base_url: "${receiverUrl}/${'abc'[k]}" }${delivery}`;
     flows += `
   order-to-${name}:
@@ -245,10 +246,14 @@ function projectYaml(receiverUrl: string, fanout: number): string {
   }
   return `version: 1
 name: e2e-bench
+# The receivers run on loopback, which egress control refuses unless listed.
+egress: { allow: ["127.0.0.1"] }
 systems:
   shop:
     kind: webhook
     auth: { api_key: ${KEY} }
+    # The bench measures the hub's ceiling, not the per-key limit (default 1000/s).
+    intake: { rate_limit: { per_second: 1000000 } }
     owns: [order]
     topics:
       orders: { mapping: mappings/order.jsonata, event_id: id }${systems}

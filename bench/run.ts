@@ -44,6 +44,8 @@ systems:
   shop:
     kind: webhook
     auth: { api_key: ${KEY} }
+    # The bench measures the hub's ceiling, not the per-key limit (default 1000/s).
+    intake: { rate_limit: { per_second: 1000000 } }
     topics:
       orders: { mapping: '{ "entity": "customer", "external_id": customer.id, "data": { "email": customer.email } }', event_id: id }
 `;

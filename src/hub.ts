@@ -18,6 +18,14 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { Leader } from './delivery/leader.js';
 import { ensureSystemStates } from './store/delivery-claim.js';
 import { SourceRunner } from './sources/runner.js';
+import { bootstrapAdminToken, type BootstrapResult } from './auth/bootstrap.js';
+import { audit, HUB_ACTOR } from './audit/audit.js';
+import { countAdminTokens } from './store/api-tokens.js';
+import { checkProjectSecrets } from './secrets/check.js';
+import { keyringFromEnv } from './secrets/keyring.js';
+import { ConnectorSecrets } from './secrets/runtime.js';
+import { SecretStore } from './secrets/store.js';
+import { reportProjection } from './reports/projection.js';
 
 /**
  * What a process does: `api` receives (HTTP, intake); `worker` normalizes,
@@ -64,7 +72,11 @@ export class Hub {
   worker!: DeliveryWorker;
   leader!: Leader;
   sources!: SourceRunner;
+  /** The encrypted secret store and the per-call resolution of `${secret:…}` (src/secrets/). */
+  secrets!: ConnectorSecrets;
   readonly role: Role;
+  /** What start-up did about the admin token; `created` carries the one token to show once. */
+  auth!: BootstrapResult;
   private current: Project;
   private ready = false;
   private readonly changeListeners: ChangeListener[] = [];
@@ -76,6 +88,8 @@ export class Hub {
     this.current = loadProject(options.projectDir, options.env ?? process.env);
     this.role = options.role ?? 'all';
     this.changeListeners.push(createRouter(() => this.current, () => this.worker?.signal()));
+    // The report tables follow every record version, in its transaction (src/reports/projection.ts).
+    this.changeListeners.push(reportProjection);
   }
 
   get project(): Project {
@@ -95,9 +109,13 @@ export class Hub {
    * their delivery state, before any change can be routed to them.
    */
   async reloadProject(p: Project): Promise<void> {
+    // A project whose secrets are not set is refused here, not at its first delivery.
+    await checkProjectSecrets(p, this.secrets);
     await syncSystems(this.db, p);
     await this.db.tx((q) => ensureSystemStates(q, [...p.systems.values()].map((x) => [x.name, x.delivery] as [string, typeof x.delivery]), Date.now()));
     this.setProject(p);
+    // Who edited the files is the project's version control's to say; the log records when the hub took them on.
+    await audit(this.db, { actor: HUB_ACTOR, action: 'config.reload', target: p.file, detail: { systems: p.systems.size, flows: p.flows.size } });
   }
 
   /** Hooks into every new record version, in its transaction (used by routing). */
@@ -112,6 +130,11 @@ export class Hub {
   async init(): Promise<void> {
     this.db = this.options.db ?? (await openDb(this.options.databaseUrl ?? DEFAULT_DATABASE_URL, this.options.dbOptions ?? {}));
     await migrate(this.db);
+    // Always authenticated: the first start creates the admin token (shown once by `causeway start`), or takes CAUSEWAY_ADMIN_TOKEN.
+    this.auth = await bootstrapAdminToken(this.db, this.settings.adminToken);
+    // The master key comes from the environment only; a project that references secrets fails here, clearly, without it.
+    this.secrets = new ConnectorSecrets(this.db, new SecretStore(this.db, keyringFromEnv(this.options.env ?? process.env)));
+    await checkProjectSecrets(this.current, this.secrets);
     await syncSystems(this.db, this.current);
     await this.db.tx((q) => ensureSystemStates(q, [...this.current.systems.values()].map((x) => [x.name, x.delivery] as [string, typeof x.delivery]), Date.now()));
     this.writer = new InboxWriter(this.db, (n) => {
@@ -135,6 +158,7 @@ export class Hub {
       log: this.log,
       metrics: this.metrics,
       onChange: this.onChange,
+      secrets: this.secrets,
       ...this.options.worker,
     });
     this.sources = new SourceRunner({
@@ -142,6 +166,7 @@ export class Hub {
       project: () => this.current,
       log: this.log,
       onCommitted: () => this.normalizer.signal(),
+      secrets: this.secrets,
       ...(this.options.sourceMaxBacklog !== undefined ? { maxBacklog: this.options.sourceMaxBacklog } : {}),
     });
     this.leader = new Leader({
@@ -151,6 +176,7 @@ export class Hub {
       metrics: this.metrics,
       onLead: () => this.sources.start(),
       onLoseLead: () => this.sources.stop(),
+      secrets: this.secrets,
     });
     const ctx: HubContext = {
       db: this.db,
@@ -163,6 +189,7 @@ export class Hub {
       wakeNormalizer: () => this.normalizer.signal(),
       wakeWorker: () => this.worker.signal(),
       isReady: () => this.ready,
+      secrets: this.secrets.store,
     };
     this.app = await buildServer(ctx);
     await this.app.ready();
@@ -175,8 +202,11 @@ export class Hub {
 
   async listen(port: number, host: string): Promise<string> {
     const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
-    if (!loopback && !this.settings.adminToken) {
-      throw new Error(`refusing to listen on ${host} without authentication: set CAUSEWAY_ADMIN_TOKEN or listen on 127.0.0.1`);
+    // Every route needs a token; one that nobody can present (every admin token revoked or expired) is no protection plan to expose.
+    if (!loopback && (await countAdminTokens(this.db, Date.now())).live === 0) {
+      throw new Error(
+        `refusing to listen on ${host} without authentication: no live admin token. Set CAUSEWAY_ADMIN_TOKEN, or create one with \`causeway tokens create --name NAME --role admin --database URL\`, or listen on 127.0.0.1`,
+      );
     }
     const address = await this.app.listen({ port, host });
     this.log.info({ address, project: this.current.dir, database: this.db.description }, 'hub listening');

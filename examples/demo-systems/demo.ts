@@ -147,12 +147,14 @@ async function report(hub: HubClient, systems: DemoSystems, outcome: Outcome): P
   if (mail) say(`\n  The email ${mail.to} got:\n    Subject: ${mail.subject}\n${mail.text.trimEnd().split('\n').map((l) => `    ${l}`.trimEnd()).join('\n')}`);
 
   step('Look for yourself');
-  if (orderId) say(`  curl -s ${u}/v1/records/order/${orderId}/sync      # did it sync? one entry per system`);
-  if (paidTrace) say(`  curl -s ${u}/v1/trace/${paidTrace}   # the payment: ERP, label → shipment → email, one trace`);
-  say(`  curl -s '${u}/v1/deliveries?status=dead'               # dead letters, with every attempt`);
+  // The management API needs a token (the one in CAUSEWAY_TOKEN).
+  const curl = 'curl -s -H "authorization: Bearer $CAUSEWAY_TOKEN"';
+  if (orderId) say(`  ${curl} ${u}/v1/records/order/${orderId}/sync      # did it sync? one entry per system`);
+  if (paidTrace) say(`  ${curl} ${u}/v1/trace/${paidTrace}   # the payment: ERP, label → shipment → email, one trace`);
+  say(`  ${curl} '${u}/v1/deliveries?status=dead'               # dead letters, with every attempt`);
   const first = dead[0];
-  if (first) say(`  curl -s -X POST ${u}/v1/deliveries/${first.id}/replay           # sends it again (the ERP still refuses GIFT-50)`);
-  say(`  curl -s ${u}/v1/systems                                # circuits, backlogs, dead letters per system`);
+  if (first) say(`  ${curl} -X POST ${u}/v1/deliveries/${first.id}/replay           # sends it again (the ERP still refuses GIFT-50)`);
+  say(`  ${curl} ${u}/v1/systems                                # circuits, backlogs, dead letters per system`);
   say(`  ${u}/docs                                          # the API reference`);
   say(`  Each stand-in shows its own state: curl -s ${systems.urls.erp}/ (also :${new URL(systems.urls.store).port} store … :${new URL(systems.urls.mailer).port} mailer)`);
 }
@@ -184,10 +186,16 @@ async function main(): Promise<number> {
     } else {
       say(`  hub        ${hub.url} (none running: starting one on a throwaway database…)`);
       own = await startOwnHub(hub.url, systems.env);
+      hub.useToken(own.token);
       say(`             its logs: ${own.logFile}`);
     }
     const listed = await hub.get<{ systems?: Array<{ name: string }> }>('/v1/systems');
-    if (listed.status === 401) throw new Error('the hub wants a token: set CAUSEWAY_TOKEN');
+    if (listed.status === 401 || listed.status === 403) {
+      throw new Error(
+        `the hub at ${hub.url} ${hub.hasToken ? 'refused the token in CAUSEWAY_TOKEN' : 'wants a token'}: set CAUSEWAY_TOKEN to one of its tokens — the admin token \`npm start\` printed at its first start, ` +
+          'or a new one: npx causeway tokens create --name demo --role operator (with CAUSEWAY_TOKEN=<an admin token>)',
+      );
+    }
     const names = (listed.body.systems ?? []).map((s) => s.name);
     const missing = SYSTEMS.filter((s) => !names.includes(s));
     if (missing.length > 0) {
@@ -198,6 +206,7 @@ async function main(): Promise<number> {
     if (names.includes('legacy-warehouse')) await legacyExport(systems, settings);
     else say(`\n  (the hub at ${hub.url} has no legacy-warehouse system: restart it to see the CSV drop)`);
     await report(hub, systems, outcome);
+    if (own && keep) say(`\n  This hub's admin token, for the curl lines above and the dashboard: export CAUSEWAY_TOKEN=${own.token}`);
     if (own && !keep) say('\nThis demo started its own hub and stops it now. Run `npm start` in another terminal first to keep exploring (or `npm run demo -- --keep`).');
     if (keep) {
       say('\nEverything stays up until Ctrl-C.');

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +16,17 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export class HubClient {
   constructor(
     readonly url: string,
-    private readonly token: string | undefined,
+    private token: string | undefined,
   ) {}
+
+  /** The hub is always authenticated: the token of a hub the demo started itself. */
+  useToken(token: string): void {
+    this.token = token;
+  }
+
+  get hasToken(): boolean {
+    return this.token !== undefined;
+  }
 
   async get<T>(path: string): Promise<{ status: number; body: T }> {
     const res = await fetch(new URL(path, this.url), {
@@ -38,6 +48,8 @@ export class HubClient {
 
 export interface OwnHub {
   logFile: string;
+  /** The admin token it was started with (CAUSEWAY_ADMIN_TOKEN). */
+  token: string;
   /** The last `n` lines it logged. */
   tail(n: number): string;
   stop(): Promise<void>;
@@ -63,11 +75,13 @@ export async function startOwnHub(url: string, env: Record<string, string>): Pro
   const at = new URL(url);
   const dir = mkdtempSync(join(tmpdir(), 'causeway-demo-'));
   const logFile = join(dir, 'hub.log');
+  // A throwaway hub gets a throwaway admin token, handed over the way an operator would.
+  const token = `demo-admin-${randomBytes(16).toString('hex')}`;
   const out = openSync(logFile, 'a');
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', 'start', '--project', 'examples', '--host', at.hostname, '--port', at.port || '80', '--no-reload'],
-    { cwd: REPO, env: { ...process.env, ...env, DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, LOG_LEVEL: 'info' }, stdio: ['ignore', out, out] },
+    { cwd: REPO, env: { ...process.env, ...env, DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`, LOG_LEVEL: 'info', CAUSEWAY_ADMIN_TOKEN: token }, stdio: ['ignore', out, out] },
   );
   closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -99,5 +113,5 @@ export async function startOwnHub(url: string, env: Record<string, string>): Pro
     await stop();
     throw new Error(`the hub did not start${last ? `; its last log lines:\n${last}` : ''}`);
   }
-  return { logFile, tail, stop };
+  return { logFile, token, tail, stop };
 }

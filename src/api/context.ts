@@ -3,6 +3,7 @@ import type { Project } from '../config/load.js';
 import type { InboxWriter } from '../intake/writer.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Db } from '../store/db.js';
+import type { SecretStore } from '../secrets/store.js';
 import type { ChangeListener } from '../records/write.js';
 
 export interface HubSettings {
@@ -11,8 +12,9 @@ export interface HubSettings {
   /** Deepest JSON nesting accepted (default 64). */
   maxJsonDepth: number;
   /**
-   * Bearer token for the management API (records, inbox, …). When unset the
-   * hub only listens on loopback.
+   * An admin token from the environment (CAUSEWAY_ADMIN_TOKEN), stored
+   * hashed as the token `admin-from-env` at start (src/auth/bootstrap.ts).
+   * When unset, the first start creates an admin token and shows it once.
    */
   adminToken: string | undefined;
 }
@@ -32,4 +34,6 @@ export interface HubContext {
   wakeWorker(): void;
   /** False while starting or shutting down. */
   isReady(): boolean;
+  /** The encrypted secret store (values never leave it through the API). */
+  secrets?: SecretStore;
 }

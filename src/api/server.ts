@@ -1,9 +1,17 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { DEFAULT_TOKEN_RATE, enforce, limiterFor, systemRate } from './rate-limit.js';
 import { CausewayError, isCausewayError } from '../errors.js';
+import { maskResponse } from '../privacy/response-mask.js';
 import { isJsonContentType, parseJsonBody } from '../intake/body.js';
-import { checkAdminToken } from './auth.js';
+import { actorOf } from '../audit/actor.js';
+import { audit } from '../audit/audit.js';
+import { Authenticator } from '../auth/authenticate.js';
+import { authorize } from '../auth/authorize.js';
+import type { Permission } from '../auth/permissions.js';
+import type { Principal } from '../auth/principal.js';
 import type { HubContext } from './context.js';
 import { registerOpenApi } from './openapi.js';
+import { collectRoutes } from './route-list.js';
 import { inboundRoutes } from './routes/inbound.js';
 import { inboxRoutes } from './routes/inbox.js';
 import { opsRoutes } from './routes/ops.js';
@@ -12,6 +20,15 @@ import { deliveryRoutes } from './routes/deliveries.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { statusRoutes } from './routes/status.js';
 import { backfillRoutes } from './routes/backfills.js';
+import { erasureRoutes } from './routes/erasures.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { auditRoutes } from './routes/audit.js';
+import { activityRoutes } from './routes/activity.js';
+import { recordPageRoutes } from './routes/record-pages.js';
+import { statsRoutes } from './routes/stats.js';
+import { reportRoutes } from './routes/reports.js';
+import { secretRoutes } from './routes/secrets.js';
+import { uiRoutes } from './routes/ui.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,6 +36,18 @@ declare module 'fastify' {
     rawBody?: boolean;
     /** Open to anyone (health checks, metrics, docs). */
     public?: boolean;
+    /** The handler authenticates the calling system itself (intake); see src/auth/authorize.ts. */
+    systemAuth?: boolean;
+    /** The one permission the route needs (src/auth/permissions.ts). A non-public route without one is refused. */
+    permission?: Permission;
+    /** Connected systems may call it with their own key, within their read:/write: scopes for the URL's :entity. */
+    systemScope?: 'read' | 'write';
+    /** A 2xx answer can hold personal data: an unmasked read of it is written to the audit log. */
+    personalData?: boolean;
+  }
+  interface FastifyRequest {
+    /** Who is calling; set by the auth hook on every route that is not public or system-authenticated. */
+    principal?: Principal;
   }
 }
 
@@ -38,6 +67,7 @@ export async function buildServer(ctx: HubContext): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', strict: false } },
   });
 
+  collectRoutes(app);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -52,11 +82,35 @@ export async function buildServer(ctx: HubContext): Promise<FastifyInstance> {
   });
 
   // The management API: one check for every route that is not explicitly public or system-authenticated.
-  app.addHook('onRequest', async (req) => {
+  const authenticator = new Authenticator(ctx.db, ctx.project, ctx.log);
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRequest', async (req, reply) => {
     const cfg = req.routeOptions.config;
-    if (cfg.public || cfg.rawBody || !ctx.settings.adminToken) return;
+    if (cfg.public || cfg.systemAuth) return;
     if (req.routeOptions.url === undefined) return; // 404s are answered by the not-found handler
-    checkAdminToken(req.headers, ctx.settings.adminToken);
+    req.principal = await authenticator.authenticate(req.headers);
+    authorize(req.principal, cfg, req.params);
+    // Per key: a system shares one bucket between its intake and its API calls.
+    const p = req.principal;
+    if (p.kind === 'system') enforce(limiterFor(ctx), reply, `system:${p.name}`, systemRate(ctx.project(), p.name), `system ${p.name}`);
+    else enforce(limiterFor(ctx), reply, `token:${p.tokenId}`, DEFAULT_TOKEN_RATE, `token ${p.name}`);
+  });
+  // Every read of unmasked personal data leaves an audit entry (after the answer, so a failed read leaves none).
+  // Attached to the routes marked personalData only, so intake pays nothing for it.
+  const auditPersonalRead = async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = req.principal;
+    if (!p?.canSeePersonalData || reply.statusCode >= 300) return;
+    await audit(ctx.db, { ...actorOf(req), action: 'personal_data.read', target: `${req.method} ${req.url.split('?')[0]}` }).catch((e: unknown) =>
+      ctx.log.error({ err: e, url: req.url }, 'could not write the audit entry of a personal-data read'),
+    );
+  };
+  // Callers not cleared for personal data (viewers, system keys) get it masked, on every route marked personalData.
+  const maskPersonalRead = async (req: FastifyRequest, _reply: FastifyReply, payload: unknown) =>
+    req.principal && !req.principal.canSeePersonalData ? maskResponse(payload) : payload;
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.personalData) return;
+    route.onResponse = [...[route.onResponse ?? []].flat(), auditPersonalRead];
+    route.preSerialization = [...[route.preSerialization ?? []].flat(), maskPersonalRead];
   });
 
   app.setErrorHandler((err: FastifyError | CausewayError, req, reply) => {
@@ -78,6 +132,16 @@ export async function buildServer(ctx: HubContext): Promise<FastifyInstance> {
   await app.register(ledgerRoutes(ctx));
   await app.register(statusRoutes(ctx));
   await app.register(backfillRoutes(ctx));
+  await app.register(erasureRoutes(ctx));
+  await app.register(tokenRoutes(ctx));
+  await app.register(auditRoutes(ctx));
+  // The operator dashboard (/ui/) and the endpoints only it needed first.
+  await app.register(activityRoutes(ctx));
+  await app.register(recordPageRoutes(ctx));
+  await app.register(statsRoutes(ctx));
+  await app.register(reportRoutes(ctx));
+  await app.register(secretRoutes(ctx));
+  await app.register(uiRoutes());
   return app;
 }
 

@@ -17,6 +17,10 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string; load(): Promise<C
   { name: 'trace', summary: 'what happened to a message or a record, as a timeline', load: async () => (await import('./commands/trace.js')).trace },
   { name: 'dlq', summary: 'dead letters: list, show, replay (by id or with filters)', load: async () => (await import('./commands/dlq.js')).dlq },
   { name: 'backfill', summary: 'send existing records to a system through its flows, with progress', load: async () => (await import('./commands/backfill.js')).backfill },
+  { name: 'erase', summary: "erase a customer's personal data here and in every system that holds them", load: async () => (await import('./commands/erase.js')).erase },
+  { name: 'secrets', summary: 'the encrypted secret store: set, list, rotate-key (values never printed)', load: async () => (await import('./commands/secrets.js')).secrets },
+  { name: 'tokens', summary: 'API tokens for people and automation: create, list, revoke', load: async () => (await import('./commands/tokens.js')).tokens },
+  { name: 'audit', summary: 'the audit log: who did what, when and from where', load: async () => (await import('./commands/audit.js')).audit },
 ];
 
 function mainHelp(): string {

@@ -11,6 +11,12 @@ export const SCAFFOLD: Readonly<Record<string, string>> = {
 version: 1
 name: my-integration
 
+# Connectors reach public addresses; loopback, private networks and cloud
+# metadata are refused unless listed here. The local defaults below point
+# at 127.0.0.1: list your real systems' addresses instead when you deploy.
+egress:
+  allow: ["127.0.0.1"]
+
 systems:
   store:
     kind: webhook
@@ -26,6 +32,7 @@ systems:
   erp:
     kind: http
     description: The ERP; every order becomes a sales order there
+    personal_data: allowed   # it gets the customer's email; systems not cleared get no personal data
     config:
       base_url: \${env:ERP_URL:-http://127.0.0.1:9000}
       auth:

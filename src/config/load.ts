@@ -4,10 +4,14 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { EntityName } from '../canonical/index.js';
 import { hashApiKey } from '../intake/api-keys.js';
+import { parseScopes, type SystemScopes } from '../auth/scopes.js';
 import { compileMapping, MappingError, type Mapping } from '../mapping/index.js';
 import { getConnector } from '../connectors/registry.js';
 import { checkSystemConfigs, compileFlows, compileSources, systemDelivery, type Flow, type SystemDelivery } from '../flows/compile.js';
 import { resolveEnvRefs } from './env.js';
+import { normalizeSecretRefs } from '../secrets/config-refs.js';
+import { compilePrivacy, type PrivacyConfig } from '../privacy/config.js';
+import { DEFAULT_EGRESS, Egress, parseAllowEntry } from '../net/egress.js';
 import { ProjectFileSchema, type AlertsFile, type ProjectFile, type SystemFile } from './schema.js';
 
 export const PROJECT_FILE = 'causeway.yaml';
@@ -48,6 +52,8 @@ export interface SystemConfig {
   kind: string;
   description: string | undefined;
   auth: InboundAuthConfig;
+  /** What its API key may do beyond intake (src/auth/scopes.ts). */
+  scopes: SystemScopes;
   topics: Map<string, TopicConfig>;
   /** Validated against the connector's config schema. */
   config: Record<string, unknown>;
@@ -81,6 +87,10 @@ export interface Project {
   ownership: Ownership;
   flows: Map<string, Flow>;
   alerts: AlertsFile;
+  /** Who may receive personal data, how systems erase, how long raw payloads are kept (src/privacy/). */
+  privacy: PrivacyConfig;
+  /** Where connectors may open connections (`egress` in causeway.yaml; default: public addresses only). */
+  egress: Egress;
   /** The validated document, for the parts other modules compile themselves (flows). */
   raw: ProjectFile;
   /** Finds the line of a path in causeway.yaml, for later checks' messages. */
@@ -168,6 +178,9 @@ export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): 
   if (problems.length) throw new ConfigError(problems);
   const lineOf = makeLineOf(doc, counter);
   const data: unknown = doc.toJS();
+  // ${secret:…} stays a reference (resolved per call, src/secrets/runtime.ts); here only its place and name are checked.
+  normalizeSecretRefs(data, shown, lineOf, problems);
+  if (problems.length) throw new ConfigError(problems);
   if (!validateFile(data)) {
     for (const e of collapseLiteralUnions(validateFile.errors ?? [])) problems.push(problemFromAjv(e, lineOf, shown));
     checkLoosely(data, absDir, shown, lineOf, problems);
@@ -192,9 +205,23 @@ export function loadProject(dir: string, env: NodeJS.ProcessEnv = process.env): 
     (spec, line) => loadMapping(spec, absDir, { file: shown, line }, problems),
     problems,
   );
+  const privacy = compilePrivacy(data, flows, shown, lineOf, (spec, line) => loadMapping(spec, absDir, { file: shown, line }, problems), problems);
   checkAlertChannels(data, shown, lineOf, problems);
+  const egress = buildEgress(data, shown, lineOf, problems);
   if (problems.length) throw new ConfigError(dedupe(problems));
-  return { dir: absDir, file, name: data.name ?? 'causeway', systems, ownership, flows, alerts: data.alerts ?? {}, raw: data, lineOf };
+  return { dir: absDir, file, name: data.name ?? 'causeway', systems, ownership, flows, alerts: data.alerts ?? {}, privacy, egress, raw: data, lineOf };
+}
+
+/** The project's egress policy; each allow entry that is neither an address, a network nor a host name is a problem at its line. */
+function buildEgress(data: ProjectFile, file: string, lineOf: (p: (string | number)[]) => number | undefined, problems: ConfigProblem[]): Egress {
+  const allow = data.egress?.allow ?? [];
+  allow.forEach((entry, i) => {
+    const bad = parseAllowEntry(entry);
+    if (typeof bad !== 'string') return;
+    const line = lineOf(['egress', 'allow', i]);
+    problems.push({ file, ...(line ? { line } : {}), message: `egress.allow.${i}: ${bad}` });
+  });
+  return allow.every((e) => typeof parseAllowEntry(e) !== 'string') ? new Egress(data.egress ?? {}) : DEFAULT_EGRESS;
 }
 
 /** `alerts.email.system` must name a system of kind smtp: its connector sends the alert mails. */
@@ -343,7 +370,7 @@ function buildSystem(
       message: `systems.${name} receives topics but has no auth: set auth.api_key, auth.standard_webhooks or auth.hmac`,
     });
   }
-  return { name, kind: sys.kind, description: sys.description, auth, topics, config: sys.config ?? {}, delivery: systemDelivery(sys.delivery), sources: new Map() };
+  return { name, kind: sys.kind, description: sys.description, auth, scopes: parseScopes(sys.scopes), topics, config: sys.config ?? {}, delivery: systemDelivery(sys.delivery), sources: new Map() };
 }
 
 const ENTITY_SET = new Set(['customer', 'product', 'order', 'inventory_level', 'invoice', 'shipment']);

@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ErasureFile, PersonalDataFile, RetentionFile } from '../privacy/schema.js';
+import { SCOPE_PATTERN } from '../auth/scopes.js';
 
 /**
  * The shape of `causeway.yaml`. Validated at load time; every error names
@@ -80,6 +82,21 @@ const Delivery = Type.Object(
   { additionalProperties: false },
 );
 
+const Intake = Type.Object(
+  {
+    rate_limit: Type.Optional(
+      Type.Object(
+        {
+          per_second: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'requests per second this system may make with its key (intake and records API; default 1000)' }),
+          burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'bucket size (default: per_second, at least 1; 2000 when rate_limit is not set)' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const Source = Type.Object(
   {
     type: Type.String({ minLength: 1, description: "one of the connector's sources (see its manifest)" }),
@@ -95,10 +112,18 @@ const System = Type.Object(
   {
     kind: Type.String({ minLength: 1, description: 'connector kind' }),
     delivery: Type.Optional(Delivery),
+    intake: Type.Optional(Intake),
     sources: Type.Optional(Type.Record(Name, Source)),
     description: Type.Optional(Type.String()),
     auth: Type.Optional(InboundAuth),
+    scopes: Type.Optional(
+      Type.Array(Type.String({ pattern: SCOPE_PATTERN }), {
+        description: 'what the system may do with its API key beyond intake: read:<entity> (GET records), write:<entity> (PUT records as itself)',
+      }),
+    ),
     owns: Type.Optional(Ownership),
+    personal_data: Type.Optional(PersonalDataFile),
+    erasure: Type.Optional(ErasureFile),
     topics: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_./-]{1,128}$' }), Topic)),
     config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
@@ -175,6 +200,18 @@ const Alerts = Type.Object(
   { additionalProperties: false },
 );
 
+const Egress = Type.Object(
+  {
+    allow: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'addresses (127.0.0.1, ::1), networks (10.1.2.0/24), host names (erp.internal, *.corp.example), each optionally with :port ([::1]:5432) that connectors may reach although they are not public',
+      }),
+    ),
+    allow_public: Type.Optional(Type.Boolean({ description: 'public internet addresses are allowed without listing them (default true); false allows only egress.allow' })),
+  },
+  { additionalProperties: false },
+);
+
 export const ProjectFileSchema = Type.Object(
   {
     version: Type.Literal(1),
@@ -182,6 +219,8 @@ export const ProjectFileSchema = Type.Object(
     systems: Type.Record(Name, System),
     flows: Type.Optional(Type.Record(Name, Flow)),
     alerts: Type.Optional(Alerts),
+    retention: Type.Optional(RetentionFile),
+    egress: Type.Optional(Egress),
   },
   { additionalProperties: false },
 );
@@ -194,3 +233,4 @@ export type SourceFile = Static<typeof Source>;
 export type DeliveryFile = Static<typeof Delivery>;
 export type AlertsFile = Static<typeof Alerts>;
 export type InboundAuthFile = Static<typeof InboundAuth>;
+export type EgressFile = Static<typeof Egress>;

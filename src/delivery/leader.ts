@@ -7,12 +7,15 @@ import type { Db } from '../store/db.js';
 import { PostgresDb } from '../store/postgres.js';
 import { sendDueAlerts } from './alerts.js';
 import { stepBackfills } from './backfill.js';
+import { stepPrivacy } from '../privacy/schedule.js';
+import type { ConnectorSecrets } from '../secrets/runtime.js';
 
 const TICK_MS = 1000;
 
 /**
  * Exactly one process runs the schedules (sources, backfills, sending
- * alerts, refreshing backlog gauges). On PostgreSQL that is whoever holds a session advisory lock on a
+ * alerts, refreshing backlog gauges, purging raw payloads past their
+ * retention and sending erasure requests). On PostgreSQL that is whoever holds a session advisory lock on a
  * dedicated connection: when that process dies its connection closes, the
  * lock is released, and another process takes over within a tick. On SQLite
  * there is one process, and it leads.
@@ -35,6 +38,8 @@ export class Leader {
       /** Called when this process becomes the leader (start sources) and when it stops leading. */
       onLead?: () => void;
       onLoseLead?: () => Promise<void>;
+      /** Resolves secrets in the alert mail system's config (src/secrets/). */
+      secrets?: ConnectorSecrets;
     },
   ) {}
 
@@ -110,7 +115,8 @@ export class Leader {
 
   private async tick(): Promise<void> {
     await stepBackfills(this.o.db, this.o.project(), this.o.log);
-    await sendDueAlerts(this.o.db, this.o.project(), this.o.log);
+    await sendDueAlerts(this.o.db, this.o.project(), this.o.log, Date.now(), this.o.secrets);
+    await stepPrivacy(this.o.db, this.o.project(), this.o.log, this.o.secrets);
     const rows = await this.o.db.all<{ system: string; n: number }>(
       `SELECT system, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying', 'leased') GROUP BY system`,
     );

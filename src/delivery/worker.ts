@@ -9,6 +9,7 @@ import type { Db, Queryable } from '../store/db.js';
 import { claimDeliveries, type ClaimedDelivery, type ClaimOptions, type ClaimResult } from '../store/delivery-claim.js';
 import { completeDeliveries, type CompleteOutcome } from './complete.js';
 import { executeDelivery, type ExecutionResult } from './execute.js';
+import type { ConnectorSecrets } from '../secrets/runtime.js';
 
 export interface WorkerOptions {
   db: Db;
@@ -23,6 +24,8 @@ export interface WorkerOptions {
   idlePollMs?: number;
   /** Extra time a lease lasts beyond the flow's timeout before another worker may take the delivery. */
   leaseGraceMs?: number;
+  /** Resolves `${secret:…}` in system configs at call time and keeps connectors' tokens (src/secrets/). */
+  secrets?: ConnectorSecrets;
 }
 
 const destinations = new WeakMap<Project, ReadonlySet<string>>();
@@ -157,7 +160,7 @@ export class DeliveryWorker {
 
   private launch(d: ClaimedDelivery, project: Project): void {
     this.inFlight++;
-    void executeDelivery(d, project, this.o.log).then((result) => {
+    void executeDelivery(d, project, this.o.log, this.o.secrets).then((result) => {
       this.results.push(result);
       this.scheduleCommit();
     });

@@ -3,6 +3,10 @@ import { PostgresDb } from './postgres.js';
 import init from './migrations/0001_init.js';
 import delivery from './migrations/0002_delivery.js';
 import sourcesBackfill from './migrations/0003_sources_backfill.js';
+import secrets from './migrations/0005_secrets.js';
+import authAudit from './migrations/0004_auth_audit.js';
+import privacy from './migrations/0006_privacy.js';
+import dashboard from './migrations/0007_dashboard.js';
 
 export interface Migration {
   id: number;
@@ -12,7 +16,7 @@ export interface Migration {
 }
 
 /** Forward-only, numbered; append new ones here. */
-export const MIGRATIONS: readonly Migration[] = [init, delivery, sourcesBackfill];
+export const MIGRATIONS: readonly Migration[] = [init, delivery, sourcesBackfill, authAudit, secrets, privacy, dashboard];
 
 
 /**
@@ -43,10 +47,22 @@ export async function migrate(db: Db): Promise<number[]> {
   return applied;
 }
 
-/** Splits a migration into statements (our migrations hold no `;` in strings). */
-function splitStatements(sql: string): string[] {
-  return sql
-    .split(';')
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter((s) => s.length > 0);
+/**
+ * Splits a migration into statements (our migrations hold no `;` in
+ * strings). A `;` inside a `$$ … $$` body (PostgreSQL functions) or inside
+ * a SQLite trigger's `BEGIN … END` does not end the statement.
+ */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let pending: string | undefined;
+  for (const part of sql.split(';')) {
+    pending = pending === undefined ? part : `${pending};${part}`;
+    const text = pending.replace(/^\s*--.*$/gm, '').trim();
+    const openDollar = (text.match(/\$\$/g)?.length ?? 0) % 2 === 1;
+    const openTrigger = /^CREATE\s+TRIGGER\b/i.test(text) && /\bBEGIN\b/i.test(text) && !/\bEND$/i.test(text);
+    if (openDollar || openTrigger) continue;
+    if (text.length > 0) out.push(text);
+    pending = undefined;
+  }
+  return out;
 }

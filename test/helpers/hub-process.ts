@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -7,6 +8,8 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 export interface HubProcess {
   child: ChildProcess;
   url: string;
+  /** The admin token it was started with (CAUSEWAY_ADMIN_TOKEN), for the management API and the CLI's CAUSEWAY_TOKEN. */
+  token: string;
   /** Resolves with the exit code or signal. */
   exited: Promise<number | string | null>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -26,8 +29,11 @@ export async function startHubProcess(options: {
   startTimeoutMs?: number;
 }): Promise<HubProcess> {
   const startTimeoutMs = options.startTimeoutMs ?? 90_000;
+  // Always authenticated: a known admin token unless the test sets its own. The same for every
+  // process on one database, since a new CAUSEWAY_ADMIN_TOKEN value replaces the previous one.
+  const token = options.env?.['CAUSEWAY_ADMIN_TOKEN'] ?? `test-admin-${createHash('sha256').update(options.databaseUrl).digest('hex').slice(0, 32)}`;
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--project', options.project, '--port', '0', ...(options.args ?? [])], {
-    env: { ...process.env, DATABASE_URL: options.databaseUrl, LOG_LEVEL: 'info', ...options.env },
+    env: { ...process.env, DATABASE_URL: options.databaseUrl, LOG_LEVEL: 'info', CAUSEWAY_ADMIN_TOKEN: token, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -61,6 +67,7 @@ export async function startHubProcess(options: {
   return {
     child,
     url,
+    token,
     exited,
     logs,
     kill: async (signal = 'SIGTERM') => {

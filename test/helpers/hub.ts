@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Hub, type HubOptions } from '../../src/hub.js';
@@ -10,7 +11,16 @@ export interface TestHub {
   hub: Hub;
   db: TestDb;
   logs: string[];
+  /** An admin API token (the hub is always authenticated). */
+  token: string;
+  /** `{ authorization: 'Bearer <admin token>' }`, for management API calls. */
+  auth: { authorization: string };
   close(): Promise<void>;
+}
+
+/** A fresh admin token per hub, handed to it the way CAUSEWAY_ADMIN_TOKEN is. */
+export function testAdminToken(): string {
+  return `test-admin-${randomBytes(16).toString('hex')}`;
 }
 
 /**
@@ -32,12 +42,15 @@ export async function testHub(
       cb();
     },
   });
-  const hub = new Hub({ projectDir: project.dir, db: db.db, log: pino({ level: 'debug' }, sink), env: {}, ...options });
+  const token = options.settings?.adminToken ?? testAdminToken();
+  const hub = new Hub({ projectDir: project.dir, db: db.db, log: pino({ level: 'debug' }, sink), env: {}, ...options, settings: { ...options.settings, adminToken: token } });
   await hub.init();
   return {
     hub,
     db,
     logs,
+    token,
+    auth: { authorization: `Bearer ${token}` },
     close: async () => {
       await hub.stop();
       await db.cleanup();

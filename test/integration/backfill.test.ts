@@ -59,6 +59,7 @@ for (const dialect of DIALECTS) {
       const next = tempProject(
         base(`  crm:
     kind: http
+    personal_data: allowed
     config: { base_url: "${crm.url}" }
     delivery: { rate_limit: { per_second: 400, burst: 50 } }
 flows:
@@ -71,31 +72,31 @@ flows:
       const project = loadProject(next.dir, {});
       t.hub.setProject(project);
 
-      const none = await t.hub.app.inject({ method: 'POST', url: '/v1/backfills', payload: { system: 'shop' } });
+      const none = await t.hub.app.inject({ method: 'POST', headers: t.auth, url: '/v1/backfills', payload: { system: 'shop' } });
       assert.equal(none.statusCode, 404, 'a system without flows has nothing to backfill');
 
-      const started = await t.hub.app.inject({ method: 'POST', url: '/v1/backfills', payload: { system: 'crm' } });
+      const started = await t.hub.app.inject({ method: 'POST', headers: t.auth, url: '/v1/backfills', payload: { system: 'crm' } });
       assert.equal(started.statusCode, 202, started.body);
       const bf = started.json() as BackfillJson;
       assert.equal(bf.total, N);
 
       // Pause part-way, check that it stays put, then resume by starting it again.
       await until('some delivered', async () => crm.received.length >= 50);
-      await t.hub.app.inject({ method: 'POST', url: `/v1/backfills/${bf.id}/pause` });
+      await t.hub.app.inject({ method: 'POST', headers: t.auth, url: `/v1/backfills/${bf.id}/pause` });
       await new Promise((r) => setTimeout(r, 300));
-      const paused = (await t.hub.app.inject({ url: `/v1/backfills/${bf.id}` })).json() as BackfillJson;
+      const paused = (await t.hub.app.inject({ headers: t.auth, url: `/v1/backfills/${bf.id}` })).json() as BackfillJson;
       assert.equal(paused.status, 'paused');
       const queuedAtPause = paused.queued;
       await new Promise((r) => setTimeout(r, 1200));
-      assert.equal(((await t.hub.app.inject({ url: `/v1/backfills/${bf.id}` })).json() as BackfillJson).queued, queuedAtPause, 'nothing queued while paused');
+      assert.equal(((await t.hub.app.inject({ headers: t.auth, url: `/v1/backfills/${bf.id}` })).json() as BackfillJson).queued, queuedAtPause, 'nothing queued while paused');
 
-      const resumed = (await t.hub.app.inject({ method: 'POST', url: '/v1/backfills', payload: { system: 'crm' } })).json() as BackfillJson;
+      const resumed = (await t.hub.app.inject({ method: 'POST', headers: t.auth, url: '/v1/backfills', payload: { system: 'crm' } })).json() as BackfillJson;
       assert.equal(resumed.id, bf.id);
       assert.equal(resumed.resumed, true);
       const done = await until(
         'backfill done',
         async () => {
-          const b = (await t.hub.app.inject({ url: `/v1/backfills/${bf.id}` })).json() as BackfillJson;
+          const b = (await t.hub.app.inject({ headers: t.auth, url: `/v1/backfills/${bf.id}` })).json() as BackfillJson;
           return b.status === 'done' ? b : undefined;
         },
         30_000,
@@ -113,10 +114,10 @@ flows:
       }
 
       // Again: everything is already there at its current version, so nothing is sent.
-      const again = (await t.hub.app.inject({ method: 'POST', url: '/v1/backfills', payload: { system: 'crm' } })).json() as BackfillJson;
+      const again = (await t.hub.app.inject({ method: 'POST', headers: t.auth, url: '/v1/backfills', payload: { system: 'crm' } })).json() as BackfillJson;
       assert.notEqual(again.id, bf.id);
       const second = await until('second done', async () => {
-        const b = (await t.hub.app.inject({ url: `/v1/backfills/${again.id}` })).json() as BackfillJson;
+        const b = (await t.hub.app.inject({ headers: t.auth, url: `/v1/backfills/${again.id}` })).json() as BackfillJson;
         return b.status === 'done' ? b : undefined;
       });
       assert.equal(second.queued, 0);

@@ -50,6 +50,7 @@ systems:
       customers: { mapping: mappings/customer.jsonata, event_id: event.id }
   crm:
     kind: http
+    personal_data: allowed
     config: { base_url: "${crmUrl}" }
     delivery: { rate_limit: { per_second: 2000, burst: 200 } }
 flows:
@@ -113,8 +114,9 @@ describe('causeway backfill through the CLI: 10,000 records, interrupted and res
 
     hub = await startHubProcess({ project: dir, databaseUrl, startTimeoutMs: 60_000 });
     const h = hub;
-    const env = { CAUSEWAY_URL: h.url };
-    const listed = (await (await request(`${h.url}/v1/records/customer?limit=1`)).body.json()) as { records?: unknown[] };
+    const env = { CAUSEWAY_URL: h.url, CAUSEWAY_TOKEN: h.token };
+    const auth = { headers: { authorization: `Bearer ${h.token}` } };
+    const listed = (await (await request(`${h.url}/v1/records/customer?limit=1`, auth)).body.json()) as { records?: unknown[] };
     assert.equal(listed.records?.length, 1, 'the hub sees the seeded records');
     assert.equal(receiver.received.length, 0, 'nothing was sent to the CRM before the backfill');
 
@@ -134,7 +136,7 @@ describe('causeway backfill through the CLI: 10,000 records, interrupted and res
     assert.ok(atPause > 0 && atPause < N, `paused part-way, at ${atPause}`);
 
     // Paused on the hub: what was already queued finishes, but nothing more is queued.
-    const get = async () => (await (await request(`${h.url}/v1/backfills/${id}`)).body.json()) as BackfillJson;
+    const get = async () => (await (await request(`${h.url}/v1/backfills/${id}`, auth)).body.json()) as BackfillJson;
     const paused = await get();
     assert.equal(paused.status, 'paused');
     assert.equal(paused.total, N);

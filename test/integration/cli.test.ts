@@ -132,7 +132,7 @@ describe('causeway CLI', { timeout: 300_000 }, () => {
 
   test('against a running hub: trace, dlq, status, reload, backfill', async () => {
     hub = await startHubProcess({ project: dir, databaseUrl: `sqlite:${join(root, 'hub.db')}`, env: { ERP_URL: erp.url } });
-    env = { ...env, CAUSEWAY_URL: hub.url };
+    env = { ...env, CAUSEWAY_URL: hub.url, CAUSEWAY_TOKEN: hub.token };
     const h = hub;
 
     const post = async (body: string) => {
@@ -143,7 +143,7 @@ describe('causeway CLI', { timeout: 300_000 }, () => {
     const sample = readFileSync(join(dir, 'samples/store-order.json'), 'utf8');
     const { trace_id } = await post(sample);
     await until('the dead letter', async () => {
-      const res = await request(`${h.url}/v1/deliveries?status=dead`);
+      const res = await request(`${h.url}/v1/deliveries?status=dead`, { headers: { authorization: `Bearer ${h.token}` } });
       return ((await res.body.json()) as { deliveries: unknown[] }).deliveries.length === 1;
     });
 
@@ -171,7 +171,7 @@ describe('causeway CLI', { timeout: 300_000 }, () => {
     await erp.waitFor(2);
 
     await until('the replayed delivery is done', async () => {
-      const res = await request(`${h.url}/v1/deliveries?status=done`);
+      const res = await request(`${h.url}/v1/deliveries?status=done`, { headers: { authorization: `Bearer ${h.token}` } });
       return ((await res.body.json()) as { deliveries: unknown[] }).deliveries.length === 1;
     });
     const statusRun = await cli(['status', '--json']);
@@ -196,7 +196,7 @@ describe('causeway CLI', { timeout: 300_000 }, () => {
       join(dir, 'causeway.yaml'),
       yaml.replace(
         '\nflows:\n',
-        `  carrier:\n    kind: webhook\n    config: { url: "${erp.url}/carrier" }\n    delivery:\n      rate_limit: { per_second: 8, burst: 1 }\n\nflows:\n  order-to-carrier:\n    when: { entity: order }\n    do: { system: carrier, action: send }\n`,
+        `  carrier:\n    kind: webhook\n    personal_data: allowed\n    config: { url: "${erp.url}/carrier" }\n    delivery:\n      rate_limit: { per_second: 8, burst: 1 }\n\nflows:\n  order-to-carrier:\n    when: { entity: order }\n    do: { system: carrier, action: send }\n`,
       ),
     );
     await until('the reload', async () => h.logs.some((l) => l.includes('"project reloaded"') && l.includes('"systems":3')));

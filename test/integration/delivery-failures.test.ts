@@ -44,11 +44,11 @@ ${extra}`,
 }
 
 async function deliveries(t: TestHub, query = ''): Promise<DeliveryJson[]> {
-  return ((await t.hub.app.inject({ url: `/v1/deliveries?${query}` })).json() as { deliveries: DeliveryJson[] }).deliveries;
+  return ((await t.hub.app.inject({ headers: t.auth, url: `/v1/deliveries?${query}` })).json() as { deliveries: DeliveryJson[] }).deliveries;
 }
 
 async function detail(t: TestHub, id: number) {
-  return (await t.hub.app.inject({ url: `/v1/deliveries/${id}` })).json() as DeliveryJson & {
+  return (await t.hub.app.inject({ headers: t.auth, url: `/v1/deliveries/${id}` })).json() as DeliveryJson & {
     attempts: Array<{ attempt: number; outcome: string; status: number | null; started_at: string; error: string | null }>;
   };
 }
@@ -118,11 +118,11 @@ for (const dialect of DIALECTS) {
       assert.ok(s.t.logs.some((l) => l.includes('delivery dead-lettered')));
 
       // Nothing matches this filter: nothing is replayed.
-      const none = await s.t.hub.app.inject({ method: 'POST', url: '/v1/dead-letters/replay', payload: { system: 'erp', error: 'no such error' } });
+      const none = await s.t.hub.app.inject({ method: 'POST', headers: s.t.auth, url: '/v1/dead-letters/replay', payload: { system: 'erp', error: 'no such error' } });
       assert.equal((none.json() as { replayed: number }).replayed, 0);
 
       s.erp.respond(() => undefined);
-      const res = await s.t.hub.app.inject({ method: 'POST', url: '/v1/dead-letters/replay', payload: { system: 'erp', error: '422' } });
+      const res = await s.t.hub.app.inject({ method: 'POST', headers: s.t.auth, url: '/v1/dead-letters/replay', payload: { system: 'erp', error: '422' } });
       assert.equal(res.statusCode, 202);
       assert.equal((res.json() as { replayed: number }).replayed, 1);
       await until('replayed', async () => (await detail(s.t, dead!.id)).status === 'done');
@@ -147,7 +147,7 @@ for (const dialect of DIALECTS) {
       await new Promise((r) => setTimeout(r, 250));
       assert.equal(s.erp.received.length, seen, 'no calls while the circuit is open');
       assert.equal((await deliveries(s.t)).reduce((n, d) => n + d.attempts, 0), spent, 'no attempts spent while open');
-      const status = (await s.t.hub.app.inject({ url: '/v1/systems' })).json() as { systems: Array<{ name: string; circuit: string }> };
+      const status = (await s.t.hub.app.inject({ headers: s.t.auth, url: '/v1/systems' })).json() as { systems: Array<{ name: string; circuit: string }> };
       assert.equal(status.systems.find((x) => x.name === 'erp')?.circuit, 'open');
       const alerts = await s.t.hub.db.all<{ kind: string }>(`SELECT kind FROM alerts WHERE kind = 'circuit_open'`);
       assert.ok(alerts.length >= 1);

@@ -80,7 +80,7 @@ for (const dialect of DIALECTS) {
       const t = await testHub(
         dialect,
         project(
-          `  erp: { kind: http, config: { base_url: "${erp.url}" } }`,
+          `  erp: { kind: http, personal_data: allowed, config: { base_url: "${erp.url}" } }`,
           `  customer-to-erp:
     when: { entity: customer }
     do: { system: erp, action: request }
@@ -99,7 +99,7 @@ for (const dialect of DIALECTS) {
 
       writeFileSync(join(t.hub.project.dir, 'mappings/to-erp.jsonata'), '{ "email": email, "name": first_name }');
       t.hub.setProject(loadProject(t.hub.project.dir, {}));
-      const res = await t.hub.app.inject({ method: 'POST', url: '/v1/flows/customer-to-erp/rerun', payload: { since } });
+      const res = await t.hub.app.inject({ method: 'POST', headers: t.auth, url: '/v1/flows/customer-to-erp/rerun', payload: { since } });
       assert.equal(res.statusCode, 202);
       assert.equal((res.json() as { queued: number }).queued, 2);
       const got = await erp.waitFor(2);
@@ -109,7 +109,7 @@ for (const dialect of DIALECTS) {
         dead.map((d) => d.idempotency_key).sort(),
         'the re-run carries the same record versions, so the same keys',
       );
-      const unknown = await t.hub.app.inject({ method: 'POST', url: '/v1/flows/nope/rerun', payload: { since } });
+      const unknown = await t.hub.app.inject({ method: 'POST', headers: t.auth, url: '/v1/flows/nope/rerun', payload: { since } });
       assert.equal(unknown.statusCode, 404);
     });
 
@@ -117,7 +117,7 @@ for (const dialect of DIALECTS) {
       const erp = await receiver();
       const t = await hub(
         dialect,
-        project(`  erp: { kind: http, config: { base_url: "${erp.url}" } }`, `  customer-to-erp:\n    when: { entity: customer }\n    do: { system: erp, action: request }`),
+        project(`  erp: { kind: http, personal_data: allowed, config: { base_url: "${erp.url}" } }`, `  customer-to-erp:\n    when: { entity: customer }\n    do: { system: erp, action: request }`),
         { ...WORKER, deliver: false },
       );
       for (let v = 1; v <= 5; v++) await postCustomer(t.hub, 'B-1', { last_name: `Name${v}` });
@@ -138,7 +138,7 @@ for (const dialect of DIALECTS) {
       const t = await hub(
         dialect,
         project(
-          `  erp: { kind: http, config: { base_url: "${erp.url}" }, delivery: { concurrency: 16 } }`,
+          `  erp: { kind: http, personal_data: allowed, config: { base_url: "${erp.url}" }, delivery: { concurrency: 16 } }`,
           `  customer-a:\n    when: { entity: customer }\n    do: { system: erp, action: request, with: { path: /a } }
   customer-b:\n    when: { entity: customer }\n    do: { system: erp, action: request, with: { path: /b } }`,
         ),
@@ -196,10 +196,10 @@ for (const dialect of DIALECTS) {
       const shipment = await t.hub.db.get<{ data: string; updated_by: string }>(`SELECT data, updated_by FROM records WHERE entity = 'shipment'`);
       assert.equal(JSON.parse(shipment!.data).tracking_number, '1Z999');
       assert.equal(shipment!.updated_by, 'carrier');
-      const trace = (await t.hub.app.inject({ url: `/v1/trace/${traceId}` })).json() as { changes: Array<{ entity: string }>; deliveries: Array<{ flow: string; status: string }> };
+      const trace = (await t.hub.app.inject({ headers: t.auth, url: `/v1/trace/${traceId}` })).json() as { changes: Array<{ entity: string }>; deliveries: Array<{ flow: string; status: string }> };
       assert.deepEqual(trace.changes.map((c) => c.entity).sort(), ['order', 'order', 'shipment']);
       await until('both done', async () => {
-        const tr = (await t.hub.app.inject({ url: `/v1/trace/${traceId}` })).json() as { deliveries: Array<{ flow: string; status: string }> };
+        const tr = (await t.hub.app.inject({ headers: t.auth, url: `/v1/trace/${traceId}` })).json() as { deliveries: Array<{ flow: string; status: string }> };
         return tr.deliveries.filter((d) => d.status === 'done').length === 2;
       });
       const xref = await t.hub.db.get<{ external_id: string }>(`SELECT external_id FROM xrefs WHERE system = 'carrier' AND entity = 'order'`);
@@ -214,6 +214,7 @@ for (const dialect of DIALECTS) {
         project(
           `  erp:
     kind: http
+    personal_data: allowed
     config: { base_url: "${erp.url}" }
     auth: { api_key: erp-key-0123456789abcdef }
     topics:

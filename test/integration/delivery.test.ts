@@ -49,7 +49,7 @@ for (const dialect of DIALECTS) {
 
       const recordId = (req.body as { id: string }).id;
       const sync = await until('in sync', async () => {
-        const res = await t.hub.app.inject({ url: `/v1/records/customer/${recordId}/sync` });
+        const res = await t.hub.app.inject({ headers: t.auth, url: `/v1/records/customer/${recordId}/sync` });
         const body = res.json() as { systems: Array<{ system: string; state: string; version: number; external_id: string | null }> };
         const erpState = body.systems.find((s) => s.system === 'erp');
         return erpState?.state === 'in_sync' ? body : undefined;
@@ -59,7 +59,7 @@ for (const dialect of DIALECTS) {
       assert.equal(erpEntry?.external_id, `E-${recordId.slice(-4)}`);
       assert.equal(sync.systems.find((s) => s.system === 'shop')?.state, 'source');
 
-      const trace = (await t.hub.app.inject({ url: `/v1/trace/${trace_id}` })).json() as {
+      const trace = (await t.hub.app.inject({ headers: t.auth, url: `/v1/trace/${trace_id}` })).json() as {
         inbox: unknown[];
         changes: unknown[];
         deliveries: Array<{ status: string; attempts: Array<{ outcome: string; status: number }> }>;

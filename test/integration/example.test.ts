@@ -50,7 +50,7 @@ describe('the example project', () => {
   });
 
   async function get<T>(url: string): Promise<T> {
-    const res = await t.hub.app.inject({ url });
+    const res = await t.hub.app.inject({ url, headers: t.auth });
     assert.equal(res.statusCode, 200, `${url}: ${res.body}`);
     return res.json() as T;
   }

@@ -38,10 +38,10 @@ for (const dialect of DIALECTS) {
       const row = await t.db.db.get<{ status: string }>('SELECT status FROM inbox WHERE id = ?', [body.id]);
       assert.ok(row, 'committed before the 2xx');
       await normalized(t.hub);
-      const found = await t.hub.app.inject({ url: '/v1/records/customer?system=shop&external_id=k1' });
+      const found = await t.hub.app.inject({ headers: t.auth, url: '/v1/records/customer?system=shop&external_id=k1' });
       const records = found.json<{ records: Array<{ data: { email: string }; version: number }> }>().records;
       assert.equal(records[0]?.data.email, 'k1@example.com');
-      const inbox = await t.hub.app.inject({ url: `/v1/inbox/${body.id}` });
+      const inbox = await t.hub.app.inject({ headers: t.auth, url: `/v1/inbox/${body.id}` });
       assert.equal(inbox.json<{ status: string }>().status, 'processed');
     });
 

@@ -50,7 +50,7 @@ for (const dialect of DIALECTS) {
     const post = (system: string, topic: string, payload: string, key = KEY) =>
       t.hub.app.inject({ method: 'POST', url: `/v1/inbound/${system}/${topic}`, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, payload });
     const find = async (entity: string, system: string, externalId: string) => {
-      const res = await t.hub.app.inject({ url: `/v1/records/${entity}?system=${system}&external_id=${externalId}` });
+      const res = await t.hub.app.inject({ headers: t.auth, url: `/v1/records/${entity}?system=${system}&external_id=${externalId}` });
       return res.json<{ records: Array<{ id: string; version: number; data: Record<string, unknown> }> }>().records[0];
     };
 
@@ -73,7 +73,7 @@ for (const dialect of DIALECTS) {
       const o = await find('order', 'store', '1');
       assert.equal(o?.version, 2);
       assert.equal(o?.data['status'], 'paid');
-      const full = await t.hub.app.inject({ url: `/v1/records/order/${o?.id}` });
+      const full = await t.hub.app.inject({ headers: t.auth, url: `/v1/records/order/${o?.id}` });
       const body = full.json<{ history: Array<{ version: number }>; xrefs: Array<{ system: string; external_id: string }> }>();
       assert.deepEqual(body.history.map((h) => h.version), [2, 1]);
       assert.deepEqual(body.xrefs.map((x) => [x.system, x.external_id]), [['store', '1']]);
@@ -82,7 +82,7 @@ for (const dialect of DIALECTS) {
     test('a non-owner’s write is refused and recorded with its reason', async () => {
       const res = await post('erp', 'orders', JSON.stringify({ id: 1, status: 'cancelled' }), ERP_KEY);
       await normalized(t.hub);
-      const inbox = await t.hub.app.inject({ url: `/v1/inbox/${res.json<{ id: number }>().id}` });
+      const inbox = await t.hub.app.inject({ headers: t.auth, url: `/v1/inbox/${res.json<{ id: number }>().id}` });
       const msg = inbox.json<{ status: string; refusals: Array<{ reason: string }> }>();
       assert.equal(msg.status, 'processed');
       assert.match(msg.refusals[0]?.reason ?? '', /order is owned by store/);
@@ -94,7 +94,7 @@ for (const dialect of DIALECTS) {
       const res = await post('store', 'orders', order(2, { customer: { id: 8, email: 'bob@example.com' }, lines: [{ sku: 'MUG', qty: 1.5, price: 100 }] }));
       await normalized(t.hub);
       const id = res.json<{ id: number }>().id;
-      const failed = (await t.hub.app.inject({ url: `/v1/inbox/${id}` })).json<{ status: string; error: string }>();
+      const failed = (await t.hub.app.inject({ headers: t.auth, url: `/v1/inbox/${id}` })).json<{ status: string; error: string }>();
       assert.equal(failed.status, 'failed');
       assert.match(failed.error, /lines\/0\/quantity/);
       assert.equal(await find('customer', 'store', '8'), undefined, 'nothing of a failed message is written');
@@ -102,12 +102,12 @@ for (const dialect of DIALECTS) {
       // Fix the mapping (round the quantity), reload, re-run the message.
       writeFileSync(join(t.hub.project.dir, 'order.jsonata'), ORDER_MAPPING.replace('"quantity": qty', '"quantity": $round(qty)'));
       t.hub.setProject(loadProject(t.hub.project.dir, {}));
-      const retry = await t.hub.app.inject({ method: 'POST', url: `/v1/inbox/${id}/retry` });
+      const retry = await t.hub.app.inject({ method: 'POST', headers: t.auth, url: `/v1/inbox/${id}/retry` });
       assert.equal(retry.statusCode, 202);
       await normalized(t.hub);
-      assert.equal((await t.hub.app.inject({ url: `/v1/inbox/${id}` })).json<{ status: string }>().status, 'processed');
+      assert.equal((await t.hub.app.inject({ headers: t.auth, url: `/v1/inbox/${id}` })).json<{ status: string }>().status, 'processed');
       assert.ok(await find('customer', 'store', '8'));
-      const again = await t.hub.app.inject({ method: 'POST', url: `/v1/inbox/${id}/retry` });
+      const again = await t.hub.app.inject({ method: 'POST', headers: t.auth, url: `/v1/inbox/${id}/retry` });
       assert.equal(again.statusCode, 409);
     });
 
@@ -124,7 +124,7 @@ for (const dialect of DIALECTS) {
       t.hub.setProject(p);
       const res = await post('store', 'runaway', '{}');
       await normalized(t.hub);
-      const msg = (await t.hub.app.inject({ url: `/v1/inbox/${res.json<{ id: number }>().id}` })).json<{ status: string; error: string }>();
+      const msg = (await t.hub.app.inject({ headers: t.auth, url: `/v1/inbox/${res.json<{ id: number }>().id}` })).json<{ status: string; error: string }>();
       assert.equal(msg.status, 'failed');
       assert.match(msg.error, /runaway\.jsonata.*(deeper|longer)/);
       assert.equal((await t.hub.app.inject({ url: '/readyz' })).statusCode, 200);

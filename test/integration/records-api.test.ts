@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createApiToken } from '../../src/auth/manage.js';
 import { DIALECTS } from '../helpers/db.js';
 import { testHub, type TestHub } from '../helpers/hub.js';
 
@@ -54,6 +55,22 @@ for (const dialect of DIALECTS) {
       assert.equal(got.history.length, 2);
       assert.equal(got.xrefs[0]?.external_id, 'A-1');
       assert.equal((await t.hub.app.inject({ url: `/v1/records/order/${recordId}`, headers: auth })).statusCode, 404);
+    });
+
+    test('a viewer sees personal data masked — record, history and lookup by a system id; an admin sees it', async () => {
+      const { token: viewer } = await createApiToken(t.hub.db, { actor: 'test', name: `viewer-${dialect}`, role: 'viewer', expiresInMs: null });
+      const created = await put('customer', { system: 'crm', external_id: 'M-1', data: { email: 'grace@example.com', first_name: 'Grace', last_name: 'Hopper' } });
+      const { recordId } = created.json<{ recordId: string }>();
+      const asViewer = await t.hub.app.inject({ url: `/v1/records/customer/${recordId}`, headers: { authorization: `Bearer ${viewer}` } });
+      assert.equal(asViewer.statusCode, 200);
+      assert.doesNotMatch(asViewer.body, /grace@example\.com|Grace|Hopper/, asViewer.body);
+      const masked = asViewer.json<{ data: Record<string, unknown>; history: Array<{ data: Record<string, unknown> }> }>();
+      assert.equal(masked.data['email'], '***');
+      assert.equal(masked.history[0]?.data['first_name'], '***');
+      const list = await t.hub.app.inject({ url: '/v1/records/customer?system=crm&external_id=M-1', headers: { authorization: `Bearer ${viewer}` } });
+      assert.doesNotMatch(list.body, /grace@example\.com|Grace|Hopper/);
+      const asAdmin = await t.hub.app.inject({ url: `/v1/records/customer/${recordId}`, headers: auth });
+      assert.match(asAdmin.body, /grace@example\.com/);
     });
 
     test('field ownership: another system cannot change an owned field but may set the rest', async () => {

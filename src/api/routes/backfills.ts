@@ -2,6 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { ENTITY_NAMES } from '../../canonical/index.js';
 import { backfillFlows, startBackfill } from '../../delivery/backfill.js';
+import { actorOf } from '../../audit/actor.js';
+import { audit } from '../../audit/audit.js';
 import { CausewayError } from '../../errors.js';
 import { backfillProgress, getBackfill, listBackfills, setBackfillStatus, type Backfill } from '../../store/backfills.js';
 import type { Db } from '../../store/db.js';
@@ -39,6 +41,7 @@ export function backfillRoutes(ctx: HubContext): FastifyPluginAsync {
     app.post<{ Body: { system: string; entity?: string; since?: string } }>(
       '/v1/backfills',
       {
+        config: { permission: 'backfills.write' },
         schema: {
           summary: 'Start (or resume) a backfill of existing records to a system through its flows',
           description:
@@ -68,19 +71,20 @@ export function backfillRoutes(ctx: HubContext): FastifyPluginAsync {
           if (Number.isNaN(since)) throw new CausewayError('validation_failed', 'since must be an ISO 8601 time', { details: [{ path: '/since', message: 'not a time' }] });
         }
         const r = await startBackfill(ctx.db, project, { system, entity: entity ?? null, since });
+        await audit(ctx.db, { ...actorOf(req), action: 'backfill.start', target: `backfill ${r.id}`, detail: { system, entity: entity ?? null, since: req.body.since ?? null, resumed: r.resumed } });
         const b = await getBackfill(ctx.db, r.id);
         return reply.code(r.resumed ? 200 : 202).send({ ...(await backfillJson(ctx.db, b as Backfill)), resumed: r.resumed });
       },
     );
 
-    app.get('/v1/backfills', { schema: { summary: 'Backfills, newest first', tags: ['delivery'], response: { '4xx': ErrorResponse } } }, async () => {
+    app.get('/v1/backfills', { config: { permission: 'backfills.read' }, schema: { summary: 'Backfills, newest first', tags: ['delivery'], response: { '4xx': ErrorResponse } } }, async () => {
       const list = await listBackfills(ctx.db);
       return { backfills: await Promise.all(list.map((b) => backfillJson(ctx.db, b))) };
     });
 
     app.get<{ Params: { id: number } }>(
       '/v1/backfills/:id',
-      { schema: { summary: 'A backfill and its progress', tags: ['delivery'], params: IdParam, response: { '4xx': ErrorResponse } } },
+      { config: { permission: 'backfills.read' }, schema: { summary: 'A backfill and its progress', tags: ['delivery'], params: IdParam, response: { '4xx': ErrorResponse } } },
       async (req) => {
         const b = await getBackfill(ctx.db, req.params.id);
         if (!b) throw new CausewayError('not_found', `no backfill ${req.params.id}`);
@@ -94,12 +98,15 @@ export function backfillRoutes(ctx: HubContext): FastifyPluginAsync {
     ] as const) {
       app.post<{ Params: { id: number } }>(
         `/v1/backfills/:id/${action}`,
-        { schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a backfill`, tags: ['delivery'], params: IdParam, response: { '4xx': ErrorResponse } } },
+        { config: { permission: 'backfills.write' }, schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a backfill`, tags: ['delivery'], params: IdParam, response: { '4xx': ErrorResponse } } },
         async (req) => {
           const b = await getBackfill(ctx.db, req.params.id);
           if (!b) throw new CausewayError('not_found', `no backfill ${req.params.id}`);
           if (b.status !== from && b.status !== to) throw new CausewayError('conflict', `backfill ${b.id} is ${b.status}`);
-          if (b.status === from) await setBackfillStatus(ctx.db, b.id, to, Date.now());
+          if (b.status === from) {
+            await setBackfillStatus(ctx.db, b.id, to, Date.now());
+            await audit(ctx.db, { ...actorOf(req), action: `backfill.${action}`, target: `backfill ${b.id}` });
+          }
           return backfillJson(ctx.db, (await getBackfill(ctx.db, b.id)) as Backfill);
         },
       );

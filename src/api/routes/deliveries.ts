@@ -2,6 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { DELIVERY_STATUSES, type DeliveryStatus } from '../../delivery/states.js';
 import { rerunFlow } from '../../delivery/replay.js';
+import { actorOf } from '../../audit/actor.js';
+import { audit } from '../../audit/audit.js';
 import { CausewayError } from '../../errors.js';
 import { enqueueDelivery, getDelivery, listAttempts, listDeliveries, requeueDead, requeueDeadOne, type Attempt, type Delivery } from '../../store/deliveries.js';
 import type { HubContext } from '../context.js';
@@ -87,6 +89,7 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
     app.get<{ Querystring: FilterQuery & { status?: DeliveryStatus; record_id?: string; trace_id?: string; limit?: number; before_id?: number } }>(
       '/v1/deliveries',
       {
+        config: { permission: 'deliveries.read' },
         schema: {
           summary: 'List deliveries, newest first (status=dead for the dead letters)',
           tags: ['delivery'],
@@ -123,6 +126,7 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
     app.get<{ Params: { id: number } }>(
       '/v1/deliveries/:id',
       {
+        config: { permission: 'deliveries.read', personalData: true },
         schema: {
           summary: 'One delivery with every attempt (request, status, response excerpt, error)',
           tags: ['delivery'],
@@ -141,6 +145,7 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
     app.post<{ Params: { id: number } }>(
       '/v1/deliveries/:id/replay',
       {
+        config: { permission: 'deliveries.replay' },
         schema: {
           summary: 'Send one delivery again: a dead letter is queued again; a done one is sent once more',
           description: 'The replay carries the same record version and the same idempotency key as the original.',
@@ -171,6 +176,7 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
             at: now,
           });
         });
+        await audit(ctx.db, { ...actorOf(req), action: 'delivery.replay', target: `delivery ${req.params.id}`, detail: { queued: id } });
         ctx.wakeWorker();
         return reply.code(202).send({ id, status: 'pending' });
       },
@@ -179,6 +185,7 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
     app.post<{ Body: FilterQuery & { limit?: number } }>(
       '/v1/dead-letters/replay',
       {
+        config: { permission: 'deliveries.replay' },
         schema: {
           summary: 'Queue again every dead letter matching a filter (system, flow, error, time range)',
           tags: ['delivery'],
@@ -188,7 +195,11 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
       },
       async (req, reply) => {
         const now = Date.now();
-        const ids = await ctx.db.tx((q) => requeueDead(q, filterOf(req.body), now, req.body.limit ?? 10_000));
+        const ids = await ctx.db.tx(async (q) => {
+          const requeued = await requeueDead(q, filterOf(req.body), now, req.body.limit ?? 10_000);
+          await audit(q, { ...actorOf(req), action: 'dead_letters.replay', detail: { filter: req.body, replayed: requeued.length } });
+          return requeued;
+        });
         ctx.wakeWorker();
         return reply.code(202).send({ replayed: ids.length, ids: ids.slice(0, 1000) });
       },
@@ -197,6 +208,7 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
     app.post<{ Params: { flow: string }; Body: { since: string; until?: string } }>(
       '/v1/flows/:flow/rerun',
       {
+        config: { permission: 'deliveries.replay' },
         schema: {
           summary: 'Run a flow again over the changes in a time range (after its mapping was fixed)',
           description: 'Each record is sent at the newest version changed in the range, with that version’s idempotency key.',
@@ -215,6 +227,7 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
         const since = time(req.body.since, 'since') ?? 0;
         const until = time(req.body.until, 'until') ?? Date.now();
         const r = await rerunFlow(ctx.db, flow, since, until);
+        await audit(ctx.db, { ...actorOf(req), action: 'flow.rerun', target: `flow ${flow.name}`, detail: { since: new Date(since).toISOString(), until: new Date(until).toISOString(), queued: r.queued } });
         ctx.wakeWorker();
         return reply.code(202).send({ flow: flow.name, changes: r.changes, queued: r.queued });
       },

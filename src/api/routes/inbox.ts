@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { actorOf } from '../../audit/actor.js';
+import { audit } from '../../audit/audit.js';
 import { CausewayError } from '../../errors.js';
 import { getInbox, requeueFailed } from '../../store/inbox.js';
 import { listRefusals } from '../../store/records.js';
@@ -13,6 +15,7 @@ export function inboxRoutes(ctx: HubContext): FastifyPluginAsync {
     app.get<{ Params: { id: number } }>(
       '/v1/inbox/:id',
       {
+        config: { permission: 'inbox.read', personalData: true },
         schema: {
           summary: 'One inbound message: its status, error and raw body',
           tags: ['intake'],
@@ -45,6 +48,7 @@ export function inboxRoutes(ctx: HubContext): FastifyPluginAsync {
     app.post<{ Params: { id: number } }>(
       '/v1/inbox/:id/retry',
       {
+        config: { permission: 'inbox.retry' },
         schema: {
           summary: 'Normalize a failed message again (after its mapping was fixed)',
           tags: ['intake'],
@@ -55,6 +59,7 @@ export function inboxRoutes(ctx: HubContext): FastifyPluginAsync {
       async (req, reply) => {
         const n = await requeueFailed(ctx.db, { id: req.params.id });
         if (n === 0) throw new CausewayError('conflict', `inbox message ${req.params.id} is not failed`);
+        await audit(ctx.db, { ...actorOf(req), action: 'inbox.retry', target: `inbox ${req.params.id}` });
         ctx.wakeNormalizer();
         return reply.code(202).send({ id: req.params.id, status: 'received' });
       },

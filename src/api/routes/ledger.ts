@@ -18,6 +18,7 @@ export function ledgerRoutes(ctx: HubContext): FastifyPluginAsync {
     app.get<{ Params: { entity: string; id: string } }>(
       '/v1/records/:entity/:id/sync',
       {
+        config: { permission: 'records.read' },
         schema: {
           summary: 'Did this sync? The record’s state in every system',
           description:
@@ -50,6 +51,7 @@ export function ledgerRoutes(ctx: HubContext): FastifyPluginAsync {
     app.get<{ Params: { traceId: string } }>(
       '/v1/trace/:traceId',
       {
+        config: { permission: 'deliveries.read', personalData: true },
         schema: {
           summary: 'Everything one inbound message caused: inbox → records → changes → deliveries → attempts, with times',
           tags: ['records'],

@@ -63,6 +63,7 @@ export function recordRoutes(ctx: HubContext): FastifyPluginAsync {
     app.put<{ Params: { entity: string }; Body: { system: string; external_id: string; data: Record<string, unknown>; delete?: boolean } }>(
       '/v1/records/:entity',
       {
+        config: { permission: 'records.write', systemScope: 'write' },
         schema: {
           summary: 'Upsert a canonical record by a system and its own id',
           description: 'For systems that already speak canonical. The write is checked for ownership and validated like any inbound message.',
@@ -75,6 +76,10 @@ export function recordRoutes(ctx: HubContext): FastifyPluginAsync {
       async (req, reply) => {
         const entity = entityOf(req.params.entity);
         const body = req.body;
+        // A system key writes as that system only: it cannot state another system's data.
+        if (req.principal?.kind === 'system' && req.principal.name !== body.system) {
+          throw new CausewayError('forbidden', `system ${req.principal.name} can only write records as itself, not as ${body.system}`);
+        }
         if (!ctx.project().systems.has(body.system)) throw new CausewayError('unknown_system', `no system named ${body.system}`);
         const traceId = traceIdFromTraceparent(req.headers.traceparent as string | undefined) ?? newTraceId();
         const outcome = await ctx.db.tx((q) =>
@@ -95,6 +100,7 @@ export function recordRoutes(ctx: HubContext): FastifyPluginAsync {
     app.get<{ Params: { entity: string; id: string } }>(
       '/v1/records/:entity/:id',
       {
+        config: { permission: 'records.read', systemScope: 'read', personalData: true },
         schema: {
           summary: 'A record: current state, version, history and cross-references',
           tags: ['records'],
@@ -122,6 +128,7 @@ export function recordRoutes(ctx: HubContext): FastifyPluginAsync {
     }>(
       '/v1/records/:entity',
       {
+        config: { permission: 'records.read', systemScope: 'read', personalData: true },
         schema: {
           summary: 'List records of an entity (cursor pagination), or find one by a system’s own id',
           tags: ['records'],

@@ -8,7 +8,7 @@ const iso = (ms: number | null | undefined) => (ms === null || ms === undefined 
 /** Health of every system and flow, for `causeway status` and the dashboard. */
 export function statusRoutes(ctx: HubContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/systems', { schema: { summary: 'Systems: circuit, rate limit, backlog, dead letters', tags: ['status'], response: { '4xx': ErrorResponse } } }, async () => {
+    app.get('/v1/systems', { config: { permission: 'status.read' }, schema: { summary: 'Systems: circuit, rate limit, backlog, dead letters', tags: ['status'], response: { '4xx': ErrorResponse } } }, async () => {
       const project = ctx.project();
       const [states, live] = await Promise.all([
         readSystemStates(ctx.db),
@@ -39,7 +39,7 @@ export function statusRoutes(ctx: HubContext): FastifyPluginAsync {
       };
     });
 
-    app.get('/v1/flows', { schema: { summary: 'Flows: counts, error rate, last error, enabled', tags: ['status'], response: { '4xx': ErrorResponse } } }, async () => {
+    app.get('/v1/flows', { config: { permission: 'status.read' }, schema: { summary: 'Flows: counts, error rate, last error, enabled', tags: ['status'], response: { '4xx': ErrorResponse } } }, async () => {
       const project = ctx.project();
       const since = Date.now() - 24 * 3600_000;
       // The last day's deliveries per flow, through the (flow, created_at) index.

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../config/load.js';
 import { Hub, ROLES, type Role } from '../../hub.js';
-import { EXIT, UsageError, parseCommand } from '../args.js';
+import { isCausewayError } from '../../errors.js';
+import { CliError, EXIT, UsageError, parseCommand } from '../args.js';
 import type { Command } from '../command.js';
 import { configFailure } from '../project.js';
 import { watchProject } from '../reload.js';
@@ -24,7 +25,9 @@ Options:
 Environment:
   DATABASE_URL          postgres://… or sqlite:PATH (default sqlite:./data/causeway.db)
   CAUSEWAY_SQLITE_SYNC  NORMAL (default: survives a process crash) or FULL (also survives power loss)
-  CAUSEWAY_ADMIN_TOKEN  bearer token for the management API; required to listen beyond loopback
+  CAUSEWAY_ADMIN_TOKEN  an admin token for the management API (24+ characters), stored hashed.
+                        Without it the first start creates one and prints it once.
+                        Listening beyond loopback needs a live admin token.
   LOG_LEVEL             trace, debug, info (default), warn, error
   CAUSEWAY_LEASE_GRACE_MS  how long past a flow's timeout a delivery stays leased to a worker
                         that may have died (default 5000)
@@ -54,6 +57,25 @@ function workerTuning(): { leaseGraceMs?: number; idlePollMs?: number; maxInFlig
     ...(poll !== undefined ? { idlePollMs: poll } : {}),
     ...(inFlight !== undefined ? { maxInFlight: inFlight } : {}),
   };
+}
+
+/**
+ * The first start's admin token goes to stdout once, plainly, and never to
+ * the log: it is the way in, and it cannot be shown again (only its hash is
+ * kept).
+ */
+function announceAdminToken(hub: Hub): void {
+  const a = hub.auth;
+  if (a.kind === 'created') {
+    process.stdout.write(
+      `\nCauseway created the first admin API token. It is shown this once — store it now:\n\n    ${a.token}\n\n` +
+        `Send it as "Authorization: Bearer <token>": CAUSEWAY_TOKEN for the CLI and the demo, the sign-in of the dashboard.\n` +
+        `More tokens: causeway tokens create --name NAME --role admin|operator|viewer\n\n`,
+    );
+    hub.log.info('created the first admin API token (printed once on stdout, not logged)');
+  } else if (a.kind === 'existing' && a.liveAdmins === 0) {
+    hub.log.warn('no live admin token: every admin token is revoked or expired. Set CAUSEWAY_ADMIN_TOKEN or run `causeway tokens create --role admin --database URL`');
+  }
 }
 
 async function run(argv: string[]): Promise<number | 'serving'> {
@@ -92,7 +114,15 @@ async function run(argv: string[]): Promise<number | 'serving'> {
     if (e instanceof ConfigError) throw configFailure(e);
     throw e;
   }
-  await hub.init();
+  try {
+    await hub.init();
+  } catch (e) {
+    await hub.stop().catch(() => undefined);
+    // A configuration the hub refuses at start (a missing master key or secret): its message, not a stack.
+    if (isCausewayError(e) && e.code === 'config_invalid') throw new CliError(EXIT.problem, `cannot start: ${e.message}`);
+    throw e;
+  }
+  announceAdminToken(hub);
   const watcher = values['no-reload'] ? undefined : watchProject(hub.project, { log: hub.log, apply: (p) => hub.reloadProject(p) });
   let stopping = false;
   const shutdown = (signal: string) => {
