@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import secureJsonParse from 'secure-json-parse';
 import { Agent, request, type Dispatcher } from 'undici';
 import { isJsonContentType, jsonDepthExceeds } from '../intake/body.js';
 import { egressRefusal, type Egress } from '../net/egress.js';
 import { egressConnector } from '../net/egress-undici.js';
+import { randomHex } from '../random-pool.js';
 import { PermanentError, RetryableError, type ActionError, type CallSummary } from './types.js';
 
 /**
@@ -164,7 +165,7 @@ function stripQuery(href: string): string {
 export function traceparent(traceId: string): string {
   const t = traceId.toLowerCase();
   const id = /^[\da-f]{32}$/.test(t) && !/^0+$/.test(t) ? t : createHash('sha256').update(traceId).digest('hex').slice(0, 32);
-  return `00-${id}-${randomBytes(8).toString('hex')}-01`;
+  return `00-${id}-${randomHex(8)}-01`;
 }
 
 async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }, cap: number): Promise<{ bytes: Buffer; truncated: boolean }> {

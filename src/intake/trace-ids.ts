@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomHex } from '../random-pool.js';
 
 /**
  * W3C trace ids (16 bytes, hex) for inbound messages, time-ordered: 6 bytes
@@ -9,19 +9,9 @@ import { randomFillSync } from 'node:crypto';
  * is written to the WAL and later checkpointed). W3C Trace Context allows
  * this: the random part is on the right, and the hub does not set the
  * `random` trace flag. The random bytes are cut from a pool refilled 4 KiB at
- * a time: one CSPRNG call per 409 ids instead of one per request.
+ * a time (src/random-pool.ts): one CSPRNG call per few hundred ids instead of
+ * one per request.
  */
-const POOL_SIZE = 4090;
-const RANDOM_BYTES = 10;
-const pool = Buffer.alloc(POOL_SIZE);
-let offset = POOL_SIZE;
-
 export function newIntakeTraceId(now = Date.now()): string {
-  if (offset + RANDOM_BYTES > POOL_SIZE) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const random = pool.toString('hex', offset, offset + RANDOM_BYTES);
-  offset += RANDOM_BYTES;
-  return now.toString(16).padStart(12, '0').slice(-12) + random;
+  return now.toString(16).padStart(12, '0').slice(-12) + randomHex(10);
 }
