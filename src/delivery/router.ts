@@ -58,6 +58,8 @@ export function createRouter(project: () => Project, onQueued: () => void = () =
         traceId: change.traceId,
         cause: 'change',
         at: change.at,
+        // A record created in this transaction has a fresh id: nothing of it is queued yet.
+        supersede: !(change.kind === 'created' && record.version === 1),
       });
       if (filterError) await markDeadAtOnce(q, id, filterError, change.at);
       else queued++;

@@ -122,6 +122,7 @@ export class Normalizer {
       for (;;) {
         const want = Math.min(CLAIM_CHUNK, limit - stats.processed - stats.failed);
         const messages = await claimReceived(q, want);
+        const processed: number[] = [];
         for (const m of messages) {
           const now = Date.now();
           // A savepoint per message: a failure halfway through its items leaves none of them.
@@ -130,7 +131,7 @@ export class Normalizer {
             const outcomes = await this.normalizeOne(q, m, project);
             await q.run('RELEASE SAVEPOINT normalize_message');
             for (const o of outcomes) stats.outcomes[o.outcome] = (stats.outcomes[o.outcome] ?? 0) + 1;
-            await markProcessed(q, m.id, now);
+            processed.push(m.id);
             stats.processed++;
           } catch (e) {
             if (!(e instanceof MessageFailure)) throw e;
@@ -141,6 +142,7 @@ export class Normalizer {
             this.options.log.warn({ trace_id: m.traceId, inbox_id: m.id, system: m.system, topic: m.topic, err: e.message }, 'message not normalized');
           }
         }
+        if (processed.length > 0) await markProcessed(q, processed, Date.now());
         if (messages.length < want || stats.processed + stats.failed >= limit || performance.now() - started >= budget) break;
       }
     });

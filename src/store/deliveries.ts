@@ -94,6 +94,12 @@ export interface NewDelivery {
   cause: 'change' | 'replay' | 'rerun' | 'backfill';
   at: number;
   backfillId?: number;
+  /**
+   * False when no older delivery of this record can exist: the record was
+   * created in this very transaction (version 1 of a fresh id). Saves the
+   * superseding UPDATE, one statement per routed change.
+   */
+  supersede?: boolean;
 }
 
 const SUPERSEDE = `UPDATE deliveries SET status = 'superseded', updated_at = ?
@@ -108,7 +114,7 @@ const INSERT = `INSERT INTO deliveries (flow, system, record_id, entity, version
  * coalesce into one call).
  */
 export async function enqueueDelivery(q: Queryable, d: NewDelivery): Promise<number> {
-  await q.run(SUPERSEDE, [d.at, d.recordId, d.flow, d.version]);
+  if (d.supersede !== false) await q.run(SUPERSEDE, [d.at, d.recordId, d.flow, d.version]);
   const row = await q.get<{ id: number }>(INSERT, [
     d.flow,
     d.system,

@@ -1,4 +1,4 @@
-import type { Queryable } from './db.js';
+import { placeholders, type Queryable } from './db.js';
 
 export const INBOX_STATUSES = ['received', 'processed', 'failed'] as const;
 export type InboxStatus = (typeof INBOX_STATUSES)[number];
@@ -158,8 +158,15 @@ export async function claimReceived(q: Queryable, limit: number): Promise<InboxM
   return rows.map(fromRow);
 }
 
-export async function markProcessed(q: Queryable, id: number, at: number): Promise<void> {
-  await q.run(`UPDATE inbox SET status = 'processed', error = NULL, attempts = attempts + 1, processed_at = ? WHERE id = ?`, [at, id]);
+/** Marks messages normalized, many per statement (the normalizer's batches). */
+export async function markProcessed(q: Queryable, ids: readonly number[], at: number): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    await q.run(`UPDATE inbox SET status = 'processed', error = NULL, attempts = attempts + 1, processed_at = ? WHERE id IN (${placeholders(chunk.length)})`, [
+      at,
+      ...chunk,
+    ]);
+  }
 }
 
 export async function markFailed(q: Queryable, id: number, error: string, at: number): Promise<void> {
