@@ -4,7 +4,7 @@ import { applyItems } from '../records/apply-items.js';
 import type { ChangeListener } from '../records/write.js';
 import type { Queryable } from '../store/db.js';
 import { readSystemStates, writeSystemState } from '../store/delivery-claim.js';
-import { insertAttempt, upsertSyncState } from '../store/deliveries.js';
+import { insertAttempts, upsertSyncStates, type Attempt, type SyncState } from '../store/deliveries.js';
 import { insertAlert } from '../store/alerts.js';
 import { retryDelay } from './backoff.js';
 import type { ExecutionResult } from './execute.js';
@@ -46,6 +46,9 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
   const { now } = ctx;
   const out: CompleteOutcome = { completed: [], lostLeases: 0, circuitsOpened: [], circuitsClosed: [] };
   const health = new Map<string, boolean[]>();
+  // Attempt rows and sync states are written after the loop, a few multi-row statements for the batch.
+  const attempts: Array<Omit<Attempt, 'id'>> = [];
+  const synced: Array<SyncState & { recordId: string }> = [];
   for (const r of results) {
     const d = r.delivery;
     if (r.outcome === 'deferred') {
@@ -114,7 +117,7 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
       out.lostLeases++;
       continue;
     }
-    await insertAttempt(q, {
+    attempts.push({
       deliveryId: d.id,
       attempt: d.attempt,
       startedAt: r.startedAt,
@@ -127,7 +130,7 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
       worker: ctx.owner,
     });
     if (status === 'done') {
-      await upsertSyncState(q, d.recordId, { flow: d.flow, system: d.system, version: d.version, deliveryId: d.id, at: now });
+      synced.push({ recordId: d.recordId, flow: d.flow, system: d.system, version: d.version, deliveryId: d.id, at: now });
     }
     if (status === 'dead') {
       await insertAlert(q, {
@@ -145,6 +148,8 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
     if (answered || r.outcome === 'retryable') health.set(d.system, [...(health.get(d.system) ?? []), answered]);
     out.completed.push({ result: r, status, nextAt, error });
   }
+  await insertAttempts(q, attempts);
+  await upsertSyncStates(q, synced);
   if (health.size > 0) await updateCircuits(q, health, ctx, out);
   return out;
 }

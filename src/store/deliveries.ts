@@ -1,5 +1,5 @@
 import type { DeliveryStatus } from '../delivery/states.js';
-import { placeholders, type Param, type Queryable } from './db.js';
+import { placeholders, valuesList, type Param, type Queryable } from './db.js';
 
 /** A delivery as stored: one flow applied to one record version. */
 export interface Delivery {
@@ -153,11 +153,34 @@ export interface Attempt {
   worker: string;
 }
 
-export async function insertAttempt(q: Queryable, a: Omit<Attempt, 'id'>): Promise<void> {
-  await q.run(
-    `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, status, request, response, error, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [a.deliveryId, a.attempt, a.startedAt, a.durationMs, a.outcome, a.status, a.request, a.response, a.error, a.worker],
-  );
+/**
+ * Rows per multi-row INSERT of a batch: a few fixed sizes, so a handful of
+ * statement texts are prepared whatever the batch size (500 rows: 7 + 3 + 3
+ * statements instead of 500).
+ */
+const ROW_CHUNKS = [64, 16, 4, 1] as const;
+
+/** Splits `rows` into chunks of the sizes above; `write` gets each chunk. */
+async function inChunks<T>(rows: readonly T[], write: (chunk: readonly T[]) => Promise<void>): Promise<void> {
+  let start = 0;
+  for (const size of ROW_CHUNKS) {
+    while (rows.length - start >= size) {
+      await write(rows.slice(start, start + size));
+      start += size;
+    }
+  }
+}
+
+/** The attempt rows of a batch of results, in a few multi-row INSERTs. */
+export async function insertAttempts(q: Queryable, attempts: ReadonlyArray<Omit<Attempt, 'id'>>): Promise<void> {
+  await inChunks(attempts, async (chunk) => {
+    const params: Param[] = [];
+    for (const a of chunk) params.push(a.deliveryId, a.attempt, a.startedAt, a.durationMs, a.outcome, a.status, a.request, a.response, a.error, a.worker);
+    await q.run(
+      `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, status, request, response, error, worker) VALUES ${valuesList(chunk.length, 10)}`,
+      params,
+    );
+  });
 }
 
 export async function listAttempts(q: Queryable, deliveryIds: readonly number[]): Promise<Attempt[]> {
@@ -287,13 +310,28 @@ export async function syncStatesForRecord(q: Queryable, recordId: string): Promi
   return rows.map((r) => ({ flow: r.flow, system: r.system, version: r.version, deliveryId: r.delivery_id, at: r.at }));
 }
 
-export async function upsertSyncState(q: Queryable, recordId: string, s: SyncState): Promise<void> {
-  await q.run(
-    `INSERT INTO sync_state (record_id, flow, system, version, delivery_id, at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (record_id, flow) DO UPDATE SET version = excluded.version, system = excluded.system, delivery_id = excluded.delivery_id, at = excluded.at
-     WHERE excluded.version >= sync_state.version`,
-    [recordId, s.flow, s.system, s.version, s.deliveryId, s.at],
-  );
+/**
+ * The sync states of a batch of finished deliveries, in a few multi-row
+ * statements. One row per (record, flow) — the highest version — since one
+ * statement may not update the same row twice (PostgreSQL refuses).
+ */
+export async function upsertSyncStates(q: Queryable, states: ReadonlyArray<SyncState & { recordId: string }>): Promise<void> {
+  const latest = new Map<string, SyncState & { recordId: string }>();
+  for (const s of states) {
+    const key = `${s.recordId}\u0000${s.flow}`;
+    const seen = latest.get(key);
+    if (!seen || s.version >= seen.version) latest.set(key, s);
+  }
+  await inChunks([...latest.values()], async (chunk) => {
+    const params: Param[] = [];
+    for (const s of chunk) params.push(s.recordId, s.flow, s.system, s.version, s.deliveryId, s.at);
+    await q.run(
+      `INSERT INTO sync_state (record_id, flow, system, version, delivery_id, at) VALUES ${valuesList(chunk.length, 6)}
+       ON CONFLICT (record_id, flow) DO UPDATE SET version = excluded.version, system = excluded.system, delivery_id = excluded.delivery_id, at = excluded.at
+       WHERE excluded.version >= sync_state.version`,
+      params,
+    );
+  });
 }
 
 /** Counts per flow and status, for `status` and the dashboard. */
