@@ -139,7 +139,11 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
  * enough to tell calls apart).
  */
 export function describeRequest(method: string, url: URL): string {
-  return `${method} ${stripQuery(url.href)}`;
+  // Nothing to strip (the usual case): skip parsing the URL again, once per call.
+  // (A serialized URL has '?' and '#' only as the query's and fragment's delimiters, even when those are empty.)
+  const href = url.href;
+  if (url.username === '' && url.password === '' && !href.includes('?') && !href.includes('#')) return `${method} ${href}`;
+  return `${method} ${stripQuery(href)}`;
 }
 
 function stripQuery(href: string): string {
