@@ -79,7 +79,14 @@ export async function executeDelivery(d: ClaimedDelivery, project: Project, log:
     }
     const blocked = personalDataBlock(project.privacy, flow.system, d.entity, d.data, input);
     if (blocked) throw new Failure('permanent', blocked);
-    const signal = AbortSignal.timeout(flow.timeoutMs);
+    // A controller and a timer cleared after the call, rather than AbortSignal.timeout: in a micro-benchmark
+    // on this host (loaded) that cost ~100 µs per signal on Node 20, against ~3 µs for this.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), flow.timeoutMs);
+    timer.unref();
+    const signal = controller.signal;
+    // The child logger is made only if the connector logs (pino's child() serializes its bindings: tens of µs).
+    let child: Logger | undefined;
     let result;
     try {
       // Secrets are resolved here, per call, never into the loaded project (src/secrets/runtime.ts).
@@ -94,7 +101,10 @@ export async function executeDelivery(d: ClaimedDelivery, project: Project, log:
         traceId: d.traceId,
         attempt: d.attempt,
         signal,
-        log: log.child({ trace_id: d.traceId, delivery_id: d.id, flow: d.flow }),
+        get log() {
+          child ??= log.child({ trace_id: d.traceId, delivery_id: d.id, flow: d.flow });
+          return child;
+        },
         egress: project.egress,
       });
     } catch (e) {
@@ -104,6 +114,8 @@ export async function executeDelivery(d: ClaimedDelivery, project: Project, log:
       if (e instanceof ActionError) throw new Failure(e.kind, e.message, e.summary, e.retryAfterMs);
       if (signal.aborted) throw new Failure('retryable', `timed out after ${flow.timeoutMs} ms`);
       throw new Failure('retryable', errorMessage(e));
+    } finally {
+      clearTimeout(timer);
     }
     let writeback: Writeback | undefined;
     if (flow.writeback) {
