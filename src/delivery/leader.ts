@@ -11,6 +11,14 @@ import { stepPrivacy } from '../privacy/schedule.js';
 import type { ConnectorSecrets } from '../secrets/runtime.js';
 
 const TICK_MS = 1000;
+/**
+ * The backlog gauge counts every live delivery: a walk of the whole live part
+ * of deliveries_due plus a GROUP BY. With 100,000 queued that took 185–470 ms
+ * on SQLite on a loaded 2-core host (68 ms quiet), on the one connection that
+ * intake and delivery share, every tick; a gauge scraped every 15–60 s does
+ * not need it every second.
+ */
+const BACKLOG_EVERY_MS = 10_000;
 
 /**
  * Exactly one process runs the schedules (sources, backfills, sending
@@ -27,6 +35,7 @@ export class Leader {
   private leading = false;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  private backlogAt = -Infinity;
 
   constructor(
     private readonly o: {
@@ -117,11 +126,14 @@ export class Leader {
     await stepBackfills(this.o.db, this.o.project(), this.o.log);
     await sendDueAlerts(this.o.db, this.o.project(), this.o.log, Date.now(), this.o.secrets);
     await stepPrivacy(this.o.db, this.o.project(), this.o.log, this.o.secrets);
-    const rows = await this.o.db.all<{ system: string; n: number }>(
-      `SELECT system, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying', 'leased') GROUP BY system`,
-    );
-    this.o.metrics.deliveryBacklog.reset();
-    for (const r of rows) this.o.metrics.deliveryBacklog.set({ system: r.system }, Number(r.n));
+    if (Date.now() - this.backlogAt >= BACKLOG_EVERY_MS) {
+      this.backlogAt = Date.now();
+      const rows = await this.o.db.all<{ system: string; n: number }>(
+        `SELECT system, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying', 'leased') GROUP BY system`,
+      );
+      this.o.metrics.deliveryBacklog.reset();
+      for (const r of rows) this.o.metrics.deliveryBacklog.set({ system: r.system }, Number(r.n));
+    }
     const states = await this.o.db.all<{ system: string; circuit: string }>('SELECT system, circuit FROM system_state');
     for (const s of states) this.o.metrics.circuitOpen.set({ system: s.system }, s.circuit === 'closed' ? 0 : 1);
   }

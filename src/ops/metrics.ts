@@ -51,7 +51,7 @@ export function createMetrics() {
     }),
     deliveryBacklog: new Gauge({
       name: 'causeway_delivery_backlog',
-      help: 'Deliveries waiting (pending or retrying) per system',
+      help: 'Deliveries waiting (pending or retrying) per system, counted every 10 s by the leader',
       labelNames: ['system'] as const,
       registers: [registry],
     }),
