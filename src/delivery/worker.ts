@@ -182,7 +182,9 @@ export class DeliveryWorker {
     const project = this.o.project();
     // The slots this batch frees are claimed again in the same transaction: one wait for the
     // database per round trip instead of two (on SQLite the connection is shared with intake
-    // and the normalizer, so each wait can be a whole normalize batch).
+    // and the normalizer, so each wait can be a whole normalize batch). It goes ahead of intake
+    // and normalize batches waiting for the connection: its deliveries are done, and until it
+    // commits they are neither acknowledged nor replaced by new ones.
     const room = this.running ? Math.max(0, this.room() + batch.length) : 0;
     let outcome: CompleteOutcome | undefined;
     let next: ClaimResult | undefined;
@@ -191,7 +193,7 @@ export class DeliveryWorker {
       await this.o.db.tx(async (q) => {
         outcome = await completeDeliveries(q, batch, { project, owner: this.owner, onChange: this.o.onChange, now: Date.now() });
         if (room > 0) next = await this.claimWithin(q, project, room);
-      });
+      }, { first: true });
     } catch (e) {
       // Nothing of the batch was committed; the leases expire and the deliveries run again (same idempotency keys).
       this.o.log.error({ err: errorMessage(e), count: batch.length }, 'recording delivery results failed; they will be retried when their leases expire');

@@ -26,13 +26,24 @@ export interface Queryable {
   run(sql: string, params?: readonly Param[]): Promise<RunResult>;
 }
 
+export interface TxOptions {
+  first?: boolean;
+}
+
 export interface Db extends Queryable {
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back
    * when it throws. On SQLite transactions are serialized within the process
    * (`BEGIN IMMEDIATE`); `fn` must only await database calls.
+   *
+   * `options.first`: on SQLite, a transaction waiting for the connection goes
+   * ahead of those queued without it (in order among themselves). The
+   * delivery worker's commit uses it: deliveries already made are waiting on
+   * it to be acknowledged and their slots reused, while an intake batch or a
+   * normalize chunk queued before it only adds to the backlog. PostgreSQL
+   * runs transactions side by side and ignores it.
    */
-  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  tx<T>(fn: (q: Queryable) => Promise<T>, options?: TxOptions): Promise<T>;
   /** Runs several statements at once (DDL); no parameters. */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Db, Param, Queryable, RunResult } from './db.js';
+import type { Db, Param, Queryable, RunResult, TxOptions } from './db.js';
 
 // BIGINT columns hold epoch milliseconds and sequence ids, all well below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -108,7 +108,7 @@ export class PostgresDb implements Db {
     return this.direct.run(sql, params);
   }
 
-  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (q: Queryable) => Promise<T>, _options?: TxOptions): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { Db, Param, Queryable, RunResult } from './db.js';
+import type { Db, Param, Queryable, RunResult, TxOptions } from './db.js';
 
 export type SqliteSync = 'NORMAL' | 'FULL';
 
@@ -127,6 +127,8 @@ export class SqliteDb implements Db {
   /** True while a statement or transaction owns the connection. */
   private locked = false;
   private readonly waiters: Array<() => void> = [];
+  /** How many of `waiters`, from the front, asked to go first. */
+  private firstWaiters = 0;
   private checkpointer: Worker | undefined;
 
   constructor(options: SqliteOptions) {
@@ -260,7 +262,7 @@ export class SqliteDb implements Db {
   };
 
   /** Waits for any open transaction, then runs `work` alone on the connection. */
-  private async exclusive<T>(work: () => Promise<T> | T): Promise<T> {
+  private async exclusive<T>(work: () => Promise<T> | T, first = false): Promise<T> {
     if (!this.locked) {
       // Fast path: nobody holds the connection, run synchronously.
       this.locked = true;
@@ -273,7 +275,7 @@ export class SqliteDb implements Db {
       }
     }
     return new Promise<T>((resolve, reject) => {
-      this.waiters.push(() => {
+      const waiter = () => {
         this.locked = true;
         Promise.resolve()
           .then(work)
@@ -282,13 +284,17 @@ export class SqliteDb implements Db {
             this.locked = false;
             this.wake();
           });
-      });
+      };
+      if (first) this.waiters.splice(this.firstWaiters++, 0, waiter);
+      else this.waiters.push(waiter);
     });
   }
 
   private wake(): void {
     const next = this.waiters.shift();
-    if (next) next();
+    if (!next) return;
+    if (this.firstWaiters > 0) this.firstWaiters--;
+    next();
   }
 
   async all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
@@ -303,7 +309,7 @@ export class SqliteDb implements Db {
     return this.exclusive(() => this.runNow(sql, params));
   }
 
-  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (q: Queryable) => Promise<T>, options?: TxOptions): Promise<T> {
     return this.exclusive(async () => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
@@ -314,7 +320,7 @@ export class SqliteDb implements Db {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw e;
       }
-    });
+    }, options?.first === true);
   }
 
   async exec(sql: string): Promise<void> {
