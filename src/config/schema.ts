@@ -59,7 +59,7 @@ const Ownership = Type.Union([
 
 const Delivery = Type.Object(
   {
-    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'deliveries in flight to this system at once, across all hub processes (default 32)' })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'deliveries in flight to this system at once, across all hub processes (default: adaptive, from 32 up to 256, halved on errors)' })),
     rate_limit: Type.Optional(
       Type.Object(
         {

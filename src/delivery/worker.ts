@@ -7,6 +7,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { ChangeListener } from '../records/write.js';
 import type { Db, Queryable } from '../store/db.js';
 import { claimDeliveries, type ClaimedDelivery, type ClaimOptions, type ClaimResult } from '../store/delivery-claim.js';
+import { AdaptiveLimit } from './adaptive-limit.js';
 import { completeDeliveries, type CompleteOutcome } from './complete.js';
 import { executeDelivery, type ExecutionResult } from './execute.js';
 import type { ConnectorSecrets } from '../secrets/runtime.js';
@@ -60,6 +61,10 @@ export class DeliveryWorker {
   private readonly maxInFlight: number;
   /** Room promised to claims in progress (the loop's and a commit's may overlap). */
   private reserved = 0;
+  /** Per destination without a configured concurrency: the limit found so far. */
+  private readonly limits = new Map<string, AdaptiveLimit>();
+  /** Per destination: deliveries of this process from launch until their result is committed. */
+  private readonly inFlightBy = new Map<string, number>();
 
   constructor(private readonly o: WorkerOptions) {
     this.maxInFlight = o.maxInFlight ?? 256;
@@ -128,7 +133,12 @@ export class DeliveryWorker {
   }
 
   private claimOptions(project: Project, room: number): ClaimOptions {
-    const systems = new Map([...project.systems.values()].map((s) => [s.name, s.delivery] as const));
+    const systems = new Map(
+      [...project.systems.values()].map((s) => {
+        if (!s.delivery.adaptive) return [s.name, s.delivery] as const;
+        return [s.name, { ...s.delivery, concurrency: Math.min(s.delivery.concurrency, this.limitOf(s.name).limit) }] as const;
+      }),
+    );
     const grace = this.o.leaseGraceMs ?? 5000;
     return {
       now: Date.now,
@@ -158,8 +168,35 @@ export class DeliveryWorker {
     for (const d of r.claimed) this.launch(d, project);
   }
 
+  private limitOf(system: string): AdaptiveLimit {
+    let l = this.limits.get(system);
+    if (!l) {
+      l = new AdaptiveLimit();
+      this.limits.set(system, l);
+    }
+    return l;
+  }
+
+  /** A committed (or abandoned) batch: the adaptive limits learn from it and its slots are free. */
+  private finished(batch: readonly ExecutionResult[], project: Project, committed: boolean): void {
+    const bySystem = new Map<string, ExecutionResult[]>();
+    for (const r of batch) {
+      const list = bySystem.get(r.delivery.system);
+      if (list) list.push(r);
+      else bySystem.set(r.delivery.system, [r]);
+    }
+    for (const [system, results] of bySystem) {
+      const inUse = this.inFlightBy.get(system) ?? 0;
+      if (committed && project.systems.get(system)?.delivery.adaptive) this.limitOf(system).observe(results, inUse);
+      if (inUse <= results.length) this.inFlightBy.delete(system);
+      else this.inFlightBy.set(system, inUse - results.length);
+    }
+    this.inFlight -= batch.length;
+  }
+
   private launch(d: ClaimedDelivery, project: Project): void {
     this.inFlight++;
+    this.inFlightBy.set(d.system, (this.inFlightBy.get(d.system) ?? 0) + 1);
     void executeDelivery(d, project, this.o.log, this.o.secrets).then((result) => {
       this.results.push(result);
       this.scheduleCommit();
@@ -197,13 +234,13 @@ export class DeliveryWorker {
     } catch (e) {
       // Nothing of the batch was committed; the leases expire and the deliveries run again (same idempotency keys).
       this.o.log.error({ err: errorMessage(e), count: batch.length }, 'recording delivery results failed; they will be retried when their leases expire');
-      this.inFlight -= batch.length;
+      this.finished(batch, project, false);
       this.signal();
       return;
     } finally {
       this.reserved -= room;
     }
-    this.inFlight -= batch.length;
+    this.finished(batch, project, true);
     this.report(outcome!);
     if (next) this.started(next, project);
     this.signal();

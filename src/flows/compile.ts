@@ -3,6 +3,7 @@ import type { EntityName } from '../canonical/index.js';
 import type { ConfigProblem, SourceConfig, SystemConfig } from '../config/load.js';
 import type { DeliveryFile, FlowFile, ProjectFile } from '../config/schema.js';
 import { getConnector } from '../connectors/registry.js';
+import { ADAPTIVE } from '../delivery/adaptive-limit.js';
 import type { Mapping } from '../mapping/index.js';
 import type { ChangeKind } from '../store/records.js';
 
@@ -39,14 +40,18 @@ export interface Flow {
 
 /** Per destination system: how deliveries to it are paced and protected. */
 export interface SystemDelivery {
+  /** Deliveries in flight at once: the configured limit, or with `adaptive` the most the limit may grow to. */
   concurrency: number;
+  /** No `delivery.concurrency` configured: the worker finds the limit (see delivery/adaptive-limit.ts). */
+  adaptive: boolean;
   rateLimit: { perSecond: number; burst: number } | undefined;
   circuit: { failures: number; cooldownMs: number };
 }
 
 export function systemDelivery(d: DeliveryFile | undefined): SystemDelivery {
   return {
-    concurrency: d?.concurrency ?? 32,
+    concurrency: d?.concurrency ?? ADAPTIVE.max,
+    adaptive: d?.concurrency === undefined,
     rateLimit: d?.rate_limit ? { perSecond: d.rate_limit.per_second, burst: d.rate_limit.burst ?? Math.max(1, Math.ceil(d.rate_limit.per_second)) } : undefined,
     circuit: { failures: d?.circuit?.failures ?? 5, cooldownMs: Math.round((d?.circuit?.cooldown_seconds ?? 30) * 1000) },
   };
