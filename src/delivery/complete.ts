@@ -2,12 +2,12 @@ import type { Project } from '../config/load.js';
 import { errorMessage, isCausewayError } from '../errors.js';
 import { applyItems } from '../records/apply-items.js';
 import type { ChangeListener } from '../records/write.js';
-import type { Queryable } from '../store/db.js';
+import { placeholders, type Queryable } from '../store/db.js';
 import { readSystemStates, writeSystemState } from '../store/delivery-claim.js';
 import { insertAttempts, upsertSyncStates, type Attempt, type SyncState } from '../store/deliveries.js';
 import { insertAlert } from '../store/alerts.js';
 import { retryDelay } from './backoff.js';
-import type { ExecutionResult } from './execute.js';
+import type { AttemptOutcome, ExecutionResult } from './execute.js';
 
 /** Disabled flows' deliveries wait this long before they are looked at again. */
 const DISABLED_RECHECK_MS = 30_000;
@@ -49,6 +49,10 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
   // Attempt rows and sync states are written after the loop, a few multi-row statements for the batch.
   const attempts: Array<Omit<Attempt, 'id'>> = [];
   const synced: Array<SyncState & { recordId: string }> = [];
+  // Each result's new state, in the batch's order; `applied` once its lease-guarded UPDATE changed the row.
+  const planned: Array<{ r: ExecutionResult; outcome: AttemptOutcome; status: Completed['status']; nextAt: number | null; error: string | null; applied: boolean }> = [];
+  // Successes take one UPDATE per (HTTP status, external id) — usually one for the batch — instead of one each.
+  const doneGroups = new Map<string, { lastStatus: number | null; externalId: string | null; at: number[] }>();
   for (const r of results) {
     const d = r.delivery;
     if (r.outcome === 'deferred') {
@@ -107,12 +111,40 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
       }
     }
 
+    const plan = { r, outcome: r.outcome, status, nextAt, error, applied: false };
+    planned.push(plan);
+    if (status === 'done') {
+      const lastStatus = r.summary?.status ?? null;
+      const key = `${lastStatus}\u0000${externalId ?? '\u0001'}`;
+      const g = doneGroups.get(key);
+      if (g) g.at.push(planned.length - 1);
+      else doneGroups.set(key, { lastStatus, externalId, at: [planned.length - 1] });
+      continue;
+    }
     const res = await q.run(
       `UPDATE deliveries SET status = ?, next_at = ?, lease_owner = NULL, last_error = ?, last_status = ?, external_id = ?, updated_at = ?, done_at = ?
        WHERE id = ? AND status = 'leased' AND lease_owner = ?`,
-      [status, nextAt ?? now, error?.slice(0, 2000) ?? null, r.summary?.status ?? null, externalId, now, status === 'done' ? now : null, d.id, ctx.owner],
+      [status, nextAt ?? now, error?.slice(0, 2000) ?? null, r.summary?.status ?? null, externalId, now, null, d.id, ctx.owner],
     );
-    if (res.changes !== 1) {
+    plan.applied = res.changes === 1;
+  }
+  for (const g of doneGroups.values()) {
+    for (let i = 0; i < g.at.length; i += 500) {
+      const chunk = g.at.slice(i, i + 500);
+      const ids = chunk.map((k) => planned[k]!.r.delivery.id);
+      // The same lease guard as one by one: only rows still leased by this worker change, and RETURNING says which.
+      const changed = await q.all<{ id: number }>(
+        `UPDATE deliveries SET status = 'done', next_at = ?, lease_owner = NULL, last_error = NULL, last_status = ?, external_id = ?, updated_at = ?, done_at = ?
+         WHERE id IN (${placeholders(ids.length)}) AND status = 'leased' AND lease_owner = ? RETURNING id`,
+        [now, g.lastStatus, g.externalId, now, now, ...ids, ctx.owner],
+      );
+      const ok = new Set(changed.map((c) => Number(c.id)));
+      for (const k of chunk) if (ok.has(planned[k]!.r.delivery.id)) planned[k]!.applied = true;
+    }
+  }
+  for (const { r, outcome, status, nextAt, error, applied } of planned) {
+    const d = r.delivery;
+    if (!applied) {
       // Our lease expired and another worker has the delivery now; its attempt will be recorded instead.
       out.lostLeases++;
       continue;
@@ -122,7 +154,7 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
       attempt: d.attempt,
       startedAt: r.startedAt,
       durationMs: r.durationMs,
-      outcome: r.outcome,
+      outcome,
       status: r.summary?.status ?? null,
       request: r.summary?.request ?? null,
       response: r.summary?.response?.slice(0, EXCERPT) ?? null,
@@ -144,8 +176,8 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
     }
     // The circuit counts the destination's health: it failed (retryable), or it answered (even a 4xx).
     // A mapping error never reached it and says nothing about it.
-    const answered = r.outcome === 'ok' || (r.outcome === 'permanent' && r.summary?.status !== undefined);
-    if (answered || r.outcome === 'retryable') health.set(d.system, [...(health.get(d.system) ?? []), answered]);
+    const answered = outcome === 'ok' || (outcome === 'permanent' && r.summary?.status !== undefined);
+    if (answered || outcome === 'retryable') health.set(d.system, [...(health.get(d.system) ?? []), answered]);
     out.completed.push({ result: r, status, nextAt, error });
   }
   await insertAttempts(q, attempts);
