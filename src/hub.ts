@@ -146,6 +146,7 @@ export class Hub {
       project: () => this.current,
       log: this.log,
       onChange: this.onChange,
+      downstreamBusy: () => this.worker.backlogged,
       onBatch: (s) => {
         this.metrics.normalized.inc({ result: 'processed' }, s.processed);
         if (s.failed) this.metrics.normalized.inc({ result: 'failed' }, s.failed);

@@ -61,6 +61,7 @@ export class DeliveryWorker {
   private readonly maxInFlight: number;
   /** Room promised to claims in progress (the loop's and a commit's may overlap). */
   private reserved = 0;
+  private lastClaimFull = false;
   /** Per destination without a configured concurrency: the limit found so far. */
   private readonly limits = new Map<string, AdaptiveLimit>();
   /** Per destination: deliveries of this process from launch until their result is committed. */
@@ -94,6 +95,11 @@ export class DeliveryWorker {
 
   get busy(): number {
     return this.inFlight;
+  }
+
+  /** The last claim filled every slot it could: due deliveries are (probably) waiting for a free one. */
+  get backlogged(): boolean {
+    return this.lastClaimFull;
   }
 
   private async run(): Promise<void> {
@@ -164,6 +170,7 @@ export class DeliveryWorker {
   }
 
   private started(r: ClaimResult, project: Project): void {
+    this.lastClaimFull = r.full;
     if (r.superseded) this.o.metrics.deliveries.inc({ system: '(any)', flow: '(any)', outcome: 'superseded' }, r.superseded);
     for (const d of r.claimed) this.launch(d, project);
   }

@@ -33,14 +33,22 @@ export interface NormalizerOptions {
    * about 180/s while intake acknowledged 580/s. Short batches keep the
    * stages taking turns.
    *
-   * While batches keep ending on this budget with messages still waiting,
-   * the budget doubles per batch up to `BUDGET_GROWTH` times it, and goes
-   * back to it once a batch drains the inbox: under sustained intake a
+   * While batches keep ending on this budget with messages still waiting
+   * and the delivery worker is not behind (`downstreamBusy`), the budget
+   * doubles per batch up to `BUDGET_GROWTH` times it, and goes back to it
+   * once a batch drains the inbox or deliveries wait: under sustained intake a
    * fixed 10 ms per turn of the loop normalized about a third of what
    * intake acknowledged (end-to-end bench, inbox backlog growing by ~200/s
    * while no delivery was waiting), so the backlog only grew.
    */
   batchBudgetMs?: number;
+  /**
+   * True while the stage after this one has more than it can take (due
+   * deliveries waiting for a free slot): the batch budget does not grow then,
+   * as normalizing faster would only move the backlog from the inbox to the
+   * deliveries and take the event loop from the delivery worker.
+   */
+  downstreamBusy?: () => boolean;
   /** How often to look for work when nobody signals (other processes' intake). */
   idlePollMs?: number;
   onBatch?: (stats: NormalizeStats) => void;
@@ -100,7 +108,7 @@ export class Normalizer {
       this.pending = false;
       try {
         const stats = await this.processBatch({ budgetMs: budget });
-        budget = this.drained ? baseBudget : Math.min(budget * 2, baseBudget * BUDGET_GROWTH);
+        budget = this.drained || this.options.downstreamBusy?.() ? baseBudget : Math.min(budget * 2, baseBudget * BUDGET_GROWTH);
         backoff = 0;
         if (stats.processed + stats.failed > 0) {
           // Let intake run between batches: on SQLite a batch never waits for I/O, so back-to-back batches would hold the event loop.

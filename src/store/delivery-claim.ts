@@ -119,6 +119,11 @@ export interface ClaimResult {
   deferred: number;
   /** Systems whose circuit moved to half-open in this claim. */
   probing: string[];
+  /**
+   * The claim filled every free slot it looked at, or none was free: more
+   * due deliveries may be waiting. False when it found fewer than it could take.
+   */
+  full: boolean;
 }
 
 /** How long a deferred delivery waits when its system is at its concurrency limit. */
@@ -172,7 +177,7 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
     }
     if (free > 0) slots.set(system, free);
   }
-  if (slots.size === 0) return { claimed: [], superseded: 0, deferred: 0, probing };
+  if (slots.size === 0) return { claimed: [], superseded: 0, deferred: 0, probing, full: true };
 
   // Only systems with a free slot are selected, and no more rows than they have free slots in all:
   // rows fetched beyond that would only be deferred again (a write per row per claim, for nothing).
@@ -180,8 +185,9 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
   const dest = o.destinations && o.destinations.size > 0 ? o.destinations : undefined;
   let totalFree = 0;
   for (const [system, n] of slots) if (!dest || dest.has(system)) totalFree += n;
-  if (totalFree === 0) return { claimed: [], superseded: 0, deferred: 0, probing };
-  const params: Param[] = [now, ...open, Math.max(1, Math.min(o.limit, totalFree))];
+  if (totalFree === 0) return { claimed: [], superseded: 0, deferred: 0, probing, full: true };
+  const rowLimit = Math.max(1, Math.min(o.limit, totalFree));
+  const params: Param[] = [now, ...open, rowLimit];
   const systemFilter = ` AND d.system IN (${placeholders(open.length)})`;
   const lock = q.dialect === 'postgres' ? ' FOR UPDATE OF d SKIP LOCKED' : '';
   const rows = await q.all<CandidateRow>(
@@ -279,5 +285,5 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
     const st = states.get(system);
     if (st && (o.systems.get(system)?.rateLimit || probing.includes(system))) await writeSystemState(q, st, now);
   }
-  return { claimed, superseded: stale.length, deferred: deferrals.length, probing };
+  return { claimed, superseded: stale.length, deferred: deferrals.length, probing, full: rows.length >= rowLimit };
 }
