@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { CausewayError } from '../../errors.js';
 import { listAuditRows, type AuditRow } from '../../store/audit-log.js';
 import type { HubContext } from '../context.js';
 import { ErrorResponse } from '../schemas.js';
+import { queryTime } from '../query-time.js';
 
 export function auditJson(r: AuditRow) {
   return {
@@ -18,12 +18,6 @@ export function auditJson(r: AuditRow) {
   };
 }
 
-function time(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new CausewayError('validation_failed', `${name} must be an ISO 8601 time`, { details: [{ path: `/${name}`, message: 'not a time' }] });
-  return t;
-}
 
 interface AuditQuery {
   actor?: string;
@@ -63,8 +57,8 @@ export function auditRoutes(ctx: HubContext): FastifyPluginAsync {
       async (req) => {
         const q = req.query;
         const limit = q.limit ?? 50;
-        const since = time(q.since, 'since');
-        const before = time(q.until, 'until');
+        const since = queryTime(q.since, 'since');
+        const before = queryTime(q.until, 'until');
         const rows = await listAuditRows(ctx.db, {
           ...(q.actor !== undefined ? { actor: q.actor } : {}),
           ...(q.action !== undefined ? { action: q.action } : {}),

@@ -8,6 +8,7 @@ import { CausewayError } from '../../errors.js';
 import { enqueueDelivery, getDelivery, listAttempts, listDeliveries, requeueDead, requeueDeadOne, type Attempt, type Delivery } from '../../store/deliveries.js';
 import type { HubContext } from '../context.js';
 import { ErrorResponse } from '../schemas.js';
+import { queryTime } from '../query-time.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -48,12 +49,6 @@ export function attemptJson(a: Attempt) {
   };
 }
 
-function time(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new CausewayError('validation_failed', `${name} must be an ISO 8601 time`, { details: [{ path: `/${name}`, message: 'not a time' }] });
-  return t;
-}
 
 const Filter = {
   system: Type.Optional(Type.String({ maxLength: 64 })),
@@ -72,8 +67,8 @@ interface FilterQuery {
 }
 
 function filterOf(f: FilterQuery) {
-  const since = time(f.since, 'since');
-  const before = time(f.until, 'until');
+  const since = queryTime(f.since, 'since');
+  const before = queryTime(f.until, 'until');
   return {
     ...(f.system !== undefined ? { system: f.system } : {}),
     ...(f.flow !== undefined ? { flow: f.flow } : {}),
@@ -224,8 +219,8 @@ export function deliveryRoutes(ctx: HubContext): FastifyPluginAsync {
       async (req, reply) => {
         const flow = ctx.project().flows.get(req.params.flow);
         if (!flow) throw new CausewayError('not_found', `no flow named ${req.params.flow}`);
-        const since = time(req.body.since, 'since') ?? 0;
-        const until = time(req.body.until, 'until') ?? Date.now();
+        const since = queryTime(req.body.since, 'since') ?? 0;
+        const until = queryTime(req.body.until, 'until') ?? Date.now();
         const r = await rerunFlow(ctx.db, flow, since, until);
         await audit(ctx.db, { ...actorOf(req), action: 'flow.rerun', target: `flow ${flow.name}`, detail: { since: new Date(since).toISOString(), until: new Date(until).toISOString(), queued: r.queued } });
         ctx.wakeWorker();

@@ -16,6 +16,7 @@ import {
 } from '../../store/records.js';
 import type { HubContext } from '../context.js';
 import { ErrorResponse } from '../schemas.js';
+import { queryTime } from '../query-time.js';
 
 const EntityParam = Type.Union(ENTITY_NAMES.map((e) => Type.Literal(e)));
 
@@ -51,12 +52,6 @@ function entityOf(s: string): EntityName {
   return s;
 }
 
-function parseTime(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new CausewayError('validation_failed', `${name} must be an ISO 8601 time`, { details: [{ path: `/${name}`, message: 'not a time' }] });
-  return t;
-}
 
 export function recordRoutes(ctx: HubContext): FastifyPluginAsync {
   return async (app) => {
@@ -160,8 +155,8 @@ export function recordRoutes(ctx: HubContext): FastifyPluginAsync {
         }
         const after = qs.cursor !== undefined ? decodeCursor(qs.cursor) : undefined;
         if (qs.cursor !== undefined && !after) throw new CausewayError('validation_failed', 'cursor is not valid', { details: [{ path: '/cursor', message: 'not a cursor from this API' }] });
-        const since = parseTime(qs.updated_since, 'updated_since');
-        const before = parseTime(qs.updated_before, 'updated_before');
+        const since = queryTime(qs.updated_since, 'updated_since');
+        const before = queryTime(qs.updated_before, 'updated_before');
         const page = await listRecords(ctx.db, entity, {
           limit: qs.limit ?? 50,
           ...(after ? { after } : {}),
