@@ -52,3 +52,20 @@ export async function revokeApiToken(db: Db, id: number, who: Actor, now = Date.
     return { ...t, revokedAt: now };
   });
 }
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** A token as the API and the CLI show it: never its value or hash. */
+export function tokenJson(t: ApiToken, now = Date.now()) {
+  return {
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    status: t.revokedAt !== null ? 'revoked' : t.expiresAt !== null && t.expiresAt <= now ? 'expired' : 'active',
+    created_by: t.createdBy,
+    created_at: iso(t.createdAt),
+    expires_at: iso(t.expiresAt),
+    revoked_at: iso(t.revokedAt),
+    last_used_at: iso(t.lastUsedAt),
+  };
+}

@@ -2,27 +2,12 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { actorOf } from '../../audit/actor.js';
 import { PERMISSIONS, ROLES, type Role } from '../../auth/permissions.js';
-import { createApiToken, revokeApiToken } from '../../auth/manage.js';
+import { createApiToken, revokeApiToken, tokenJson } from '../../auth/manage.js';
 import { CausewayError } from '../../errors.js';
-import { listTokens, type ApiToken } from '../../store/api-tokens.js';
+import { listTokens } from '../../store/api-tokens.js';
 import type { HubContext } from '../context.js';
 import { ErrorResponse } from '../schemas.js';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export function tokenJson(t: ApiToken, now = Date.now()) {
-  return {
-    id: t.id,
-    name: t.name,
-    role: t.role,
-    status: t.revokedAt !== null ? 'revoked' : t.expiresAt !== null && t.expiresAt <= now ? 'expired' : 'active',
-    created_by: t.createdBy,
-    created_at: iso(t.createdAt),
-    expires_at: iso(t.expiresAt),
-    revoked_at: iso(t.revokedAt),
-    last_used_at: iso(t.lastUsedAt),
-  };
-}
 
 const Me = Type.Object(
   {

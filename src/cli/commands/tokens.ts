@@ -1,9 +1,9 @@
 import { cliActor } from '../../audit/audit.js';
-import { createApiToken, revokeApiToken } from '../../auth/manage.js';
+import { createApiToken, revokeApiToken, tokenJson } from '../../auth/manage.js';
 import { isRole, ROLES, type Role } from '../../auth/permissions.js';
 import { parseDuration } from '../../auth/tokens.js';
 import { CausewayError } from '../../errors.js';
-import { listTokens, type ApiToken } from '../../store/api-tokens.js';
+import { listTokens } from '../../store/api-tokens.js';
 import type { Db } from '../../store/db.js';
 import { migrate } from '../../store/migrate.js';
 import { openDb } from '../../store/open.js';
@@ -56,21 +56,6 @@ interface TokenView {
   token?: string;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-function view(t: ApiToken, now = Date.now()): TokenView {
-  return {
-    id: t.id,
-    name: t.name,
-    role: t.role,
-    status: t.revokedAt !== null ? 'revoked' : t.expiresAt !== null && t.expiresAt <= now ? 'expired' : 'active',
-    created_by: t.createdBy,
-    created_at: iso(t.createdAt),
-    expires_at: iso(t.expiresAt),
-    revoked_at: iso(t.revokedAt),
-    last_used_at: iso(t.lastUsedAt),
-  };
-}
 
 /** The same three operations, through the API or on the database. */
 interface Tokens {
@@ -104,10 +89,10 @@ function onDatabase(db: Db): Tokens {
     create: (name, role, expiresInMs) =>
       asCli(async () => {
         const { token, row } = await createApiToken(db, { name, role, expiresInMs, actor });
-        return { ...view(row), token };
+        return { ...tokenJson(row), token };
       }),
-    list: async (all) => (await listTokens(db, { includeRevoked: all })).map((t) => view(t)),
-    revoke: (id) => asCli(async () => view(await revokeApiToken(db, id, { actor }))),
+    list: async (all) => (await listTokens(db, { includeRevoked: all })).map((t) => tokenJson(t)),
+    revoke: (id) => asCli(async () => tokenJson(await revokeApiToken(db, id, { actor }))),
     close: () => db.close(),
   };
 }
