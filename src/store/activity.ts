@@ -1,4 +1,5 @@
 import type { Param, Queryable } from './db.js';
+import type { DeliveryRow as StoredDeliveryRow } from './deliveries.js';
 
 /**
  * What moved: inbound messages (by arrival) and deliveries (by their last
@@ -63,19 +64,8 @@ interface InboxRow {
   received_at: number;
 }
 
-interface DeliveryRow {
-  id: number;
-  flow: string;
-  system: string;
-  record_id: string;
-  entity: string;
-  version: number;
-  status: string;
-  attempts: number;
-  last_error: string | null;
-  trace_id: string;
-  updated_at: number;
-}
+/** The columns of a delivery row the feed selects. */
+type DeliveryRow = Pick<StoredDeliveryRow, 'id' | 'flow' | 'system' | 'record_id' | 'entity' | 'version' | 'status' | 'attempts' | 'last_error' | 'trace_id' | 'updated_at'>;
 
 function fromInbox(r: InboxRow): ActivityEvent {
   return {
