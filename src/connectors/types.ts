@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import type { Egress } from '../net/egress.js';
+import { egressRefusal, type Egress } from '../net/egress.js';
 
 /**
  * The connector contract. A connector is a plain object: a manifest that says
@@ -178,6 +178,17 @@ export class PermanentError extends ActionError {
     super('permanent', message, options);
     this.name = 'PermanentError';
   }
+}
+
+/**
+ * How a failed action is retried: its ActionError's kind, `retryable` for
+ * anything else (a library's socket error) — except an egress refusal, which
+ * is permanent however a library wrapped it: no retry gets another verdict.
+ * The one rule for deliveries and erasure actions alike.
+ */
+export function failureKindOf(e: unknown): FailureKind {
+  if (egressRefusal(e)) return 'permanent';
+  return e instanceof ActionError ? e.kind : 'retryable';
 }
 
 export type CheckResult =

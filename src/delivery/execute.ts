@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { egressRefusal } from '../net/egress.js';
 import type { Project } from '../config/load.js';
-import { ActionError, type CallSummary } from '../connectors/types.js';
+import { ActionError, failureKindOf, type CallSummary } from '../connectors/types.js';
 import { getConnector } from '../connectors/registry.js';
 import { errorMessage } from '../errors.js';
 import { personalDataBlock } from '../privacy/leak.js';
@@ -108,10 +108,11 @@ export async function executeDelivery(d: ClaimedDelivery, project: Project, log:
         egress: project.egress,
       });
     } catch (e) {
-      // However a connector's library wrapped it, a refused destination is permanent: no retry gets a different verdict.
+      const kind = failureKindOf(e);
+      if (e instanceof ActionError) throw new Failure(kind, e.message, e.summary, kind === 'retryable' ? e.retryAfterMs : undefined);
+      // A refusal some library wrapped in its own error: named by the refusal's message.
       const refused = egressRefusal(e);
-      if (refused) throw new Failure('permanent', e instanceof ActionError ? e.message : refused.message, e instanceof ActionError ? e.summary : undefined);
-      if (e instanceof ActionError) throw new Failure(e.kind, e.message, e.summary, e.retryAfterMs);
+      if (refused) throw new Failure('permanent', refused.message);
       if (signal.aborted) throw new Failure('retryable', `timed out after ${flow.timeoutMs} ms`);
       throw new Failure('retryable', errorMessage(e));
     } finally {

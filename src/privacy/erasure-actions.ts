@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import type { Project } from '../config/load.js';
 import { getConnector } from '../connectors/registry.js';
-import { ActionError, type CallSummary } from '../connectors/types.js';
+import { ActionError, failureKindOf, type CallSummary } from '../connectors/types.js';
 import { retryDelay } from '../delivery/backoff.js';
 import { errorMessage } from '../errors.js';
-import { egressRefusal } from '../net/egress.js';
 import type { ConnectorSecrets, OpenedSystem } from '../secrets/runtime.js';
 import type { Db } from '../store/db.js';
 import { compactSqlite } from './erasure.js';
@@ -60,8 +59,7 @@ async function send(a: ErasureActionRow, project: Project, log: Logger, traceId:
     return { status: 'done', summary: result.summary, error: null };
   } catch (e) {
     const scrub = opened?.scrub ?? ((t: string) => t);
-    // A refused destination stays refused: permanent, even when a library wrapped the refusal as retryable.
-    const kind = egressRefusal(e) ? 'permanent' : e instanceof ActionError ? e.kind : 'retryable';
+    const kind = failureKindOf(e);
     const message = scrub(signal.aborted && !(e instanceof ActionError) ? `timed out after ${config.timeoutMs} ms` : errorMessage(e));
     const summary = e instanceof ActionError ? e.summary : undefined;
     const last = attempt >= config.attempts;
