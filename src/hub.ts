@@ -15,6 +15,8 @@ import { syncSystems } from './store/systems.js';
 import { closeConnectors } from './connectors/registry.js';
 import { createRouter } from './delivery/router.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { DeliveryThread } from './delivery/thread.js';
+import { SqliteDb } from './store/sqlite.js';
 import { Leader } from './delivery/leader.js';
 import { ensureSystemStates } from './store/delivery-claim.js';
 import { SourceRunner } from './sources/runner.js';
@@ -52,6 +54,15 @@ export interface HubOptions {
   sourceMaxBacklog?: number;
   /** Delivery worker tuning (tests shorten the lease grace). */
   worker?: { maxInFlight?: number; idlePollMs?: number; leaseGraceMs?: number };
+  /**
+   * On a SQLite file, run the delivery worker in a thread of its own
+   * (src/delivery/thread.ts) so that the hub uses a second core; `causeway
+   * start` does. Ignored on PostgreSQL (more processes are the answer there)
+   * and in memory. Default false: tests drive the worker in this thread.
+   */
+  deliveryThread?: boolean;
+  /** The delivery thread stopped on its own; `causeway start` exits so that a supervisor restarts the hub. */
+  onFatal?: (error: Error) => void;
 }
 
 export const DEFAULT_SETTINGS: HubSettings = { bodyLimit: 1024 * 1024, maxJsonDepth: 64, adminToken: undefined };
@@ -72,6 +83,8 @@ export class Hub {
   worker!: DeliveryWorker;
   leader!: Leader;
   sources!: SourceRunner;
+  /** Set when the delivery worker runs in its own thread (then `worker` is not started). */
+  deliveryThread: DeliveryThread | undefined;
   /** The encrypted secret store and the per-call resolution of `${secret:…}` (src/secrets/). */
   secrets!: ConnectorSecrets;
   readonly role: Role;
@@ -87,9 +100,15 @@ export class Hub {
     this.settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this.current = loadProject(options.projectDir, options.env ?? process.env);
     this.role = options.role ?? 'all';
-    this.changeListeners.push(createRouter(() => this.current, () => this.worker?.signal()));
+    this.changeListeners.push(createRouter(() => this.current, () => this.wakeDeliveries()));
     // The report tables follow every record version, in its transaction (src/reports/projection.ts).
     this.changeListeners.push(reportProjection);
+  }
+
+  /** Deliveries were queued or replayed: the worker (here or in its thread) looks now. */
+  private wakeDeliveries(): void {
+    if (this.deliveryThread) this.deliveryThread.signal();
+    else this.worker?.signal();
   }
 
   get project(): Project {
@@ -114,6 +133,7 @@ export class Hub {
     await syncSystems(this.db, p);
     await this.db.tx((q) => ensureSystemStates(q, [...p.systems.values()].map((x) => [x.name, x.delivery] as [string, typeof x.delivery]), Date.now()));
     this.setProject(p);
+    this.deliveryThread?.reload();
     // Who edited the files is the project's version control's to say; the log records when the hub took them on.
     await audit(this.db, { actor: HUB_ACTOR, action: 'config.reload', target: p.file, detail: { systems: p.systems.size, flows: p.flows.size } });
   }
@@ -146,7 +166,7 @@ export class Hub {
       project: () => this.current,
       log: this.log,
       onChange: this.onChange,
-      downstreamBusy: () => this.worker.backlogged,
+      downstreamBusy: () => (this.deliveryThread ? this.deliveryThread.backlogged : this.worker.backlogged),
       onBatch: (s) => {
         this.metrics.normalized.inc({ result: 'processed' }, s.processed);
         if (s.failed) this.metrics.normalized.inc({ result: 'failed' }, s.failed);
@@ -188,7 +208,8 @@ export class Hub {
       settings: this.settings,
       onChange: this.onChange,
       wakeNormalizer: () => this.normalizer.signal(),
-      wakeWorker: () => this.worker.signal(),
+      wakeWorker: () => this.wakeDeliveries(),
+      threadMetrics: () => this.deliveryThread?.metrics() ?? Promise.resolve([]),
       isReady: () => this.ready,
       secrets: this.secrets.store,
     };
@@ -196,7 +217,20 @@ export class Hub {
     await this.app.ready();
     const works = this.role !== 'api';
     if (works && this.options.normalize !== false) this.normalizer.start();
-    if (works && this.options.deliver !== false) this.worker.start();
+    if (works && this.options.deliver !== false) {
+      const db = this.db;
+      if (this.options.deliveryThread && db instanceof SqliteDb && db.path !== ':memory:') {
+        this.deliveryThread = new DeliveryThread({
+          projectDir: this.options.projectDir,
+          env: this.options.env ?? process.env,
+          database: { path: db.path, synchronous: db.synchronous, gate: db.shareWriteGate() },
+          worker: this.options.worker ?? {},
+          log: this.log,
+          onFailure: (e) => (this.options.onFatal ?? ((err: Error) => this.log.fatal({ err: err.message }, 'the delivery thread failed')))(e),
+        });
+        await this.deliveryThread.start();
+      } else this.worker.start();
+    }
     if (works) this.leader.start();
     this.ready = true;
   }
@@ -221,6 +255,7 @@ export class Hub {
     await this.app?.close();
     await this.writer?.drain();
     await this.normalizer?.stop();
+    await this.deliveryThread?.stop();
     await this.worker?.stop();
     await closeConnectors();
     await this.db?.close();

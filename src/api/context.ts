@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Project } from '../config/load.js';
 import type { InboxWriter } from '../intake/writer.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -32,6 +33,8 @@ export interface HubContext {
   wakeNormalizer(): void;
   /** Tells the delivery worker there is work now (replays). */
   wakeWorker(): void;
+  /** The delivery thread's metrics when it runs in one (src/delivery/thread.ts), added to /metrics. */
+  threadMetrics?(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   /** False while starting or shutting down. */
   isReady(): boolean;
   /** The encrypted secret store (values never leave it through the API). */

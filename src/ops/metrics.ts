@@ -1,9 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The hub's Prometheus metrics, one registry per hub instance. */
-export function createMetrics() {
+/**
+ * The hub's Prometheus metrics, one registry per hub instance. The delivery
+ * thread (src/delivery/thread.ts) keeps its own, without the process-wide
+ * defaults, and the main thread's /metrics adds it in.
+ */
+export function createMetrics(options: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'causeway_process_' });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'causeway_process_' });
   return {
     registry,
     inbound: new Counter({

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Db, Param, Queryable, RunResult, TxOptions } from './db.js';
+import { WriteGate } from './write-gate.js';
 
 export type SqliteSync = 'NORMAL' | 'FULL';
 
@@ -17,6 +18,10 @@ export interface SqliteOptions {
    * commit also survives power loss, at a cost in throughput.
    */
   synchronous?: SqliteSync;
+  /** Shared with this process's other connections to the file, in other threads (write-gate.ts). */
+  writeGate?: WriteGate;
+  /** Run the background WAL checkpointer (default true; one per file is enough). */
+  checkpointer?: boolean;
 }
 
 /** How often the background checkpointer looks at the WAL. */
@@ -130,6 +135,10 @@ export class SqliteDb implements Db {
   /** How many of `waiters`, from the front, asked to go first. */
   private firstWaiters = 0;
   private checkpointer: Worker | undefined;
+  private gate: WriteGate | undefined;
+  /** The file (for another thread's connection to the same database), or `:memory:`. */
+  readonly path: string;
+  readonly synchronous: SqliteSync;
 
   constructor(options: SqliteOptions) {
     const inMemory = options.path === ':memory:' || options.path === '';
@@ -138,6 +147,9 @@ export class SqliteDb implements Db {
     this.db.pragma('journal_mode = WAL');
     const synchronous = options.synchronous ?? 'NORMAL';
     this.db.pragma(`synchronous = ${synchronous}`);
+    this.path = options.path;
+    this.synchronous = synchronous;
+    this.gate = options.writeGate;
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     // Space freed by an update or delete is zeroed where that costs no extra I/O, so an erased customer's old bytes do not linger in the file (src/privacy/erasure.ts).
@@ -145,7 +157,16 @@ export class SqliteDb implements Db {
     // Statement journals (multi-row INSERTs, savepoints) stay in memory instead of spilling to temp files.
     this.db.pragma('temp_store = MEMORY');
     this.description = `sqlite:${options.path}`;
-    if (!inMemory) this.startCheckpointer(options.path, synchronous);
+    if (!inMemory && options.checkpointer !== false) this.startCheckpointer(options.path, synchronous);
+  }
+
+  /**
+   * The write gate for a connection to this file in another thread of this
+   * process (write-gate.ts); this connection takes it from now on too.
+   */
+  shareWriteGate(): WriteGate {
+    this.gate ??= new WriteGate();
+    return this.gate;
   }
 
   private startCheckpointer(path: string, synchronous: SqliteSync): void {
@@ -311,14 +332,19 @@ export class SqliteDb implements Db {
 
   async tx<T>(fn: (q: Queryable) => Promise<T>, options?: TxOptions): Promise<T> {
     return this.exclusive(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
+      if (this.gate) await this.gate.acquire();
       try {
-        const result = await fn(this.direct);
-        this.db.exec('COMMIT');
-        return result;
-      } catch (e) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw e;
+        this.db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(this.direct);
+          this.db.exec('COMMIT');
+          return result;
+        } catch (e) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          throw e;
+        }
+      } finally {
+        this.gate?.release();
       }
     }, options?.first === true);
   }

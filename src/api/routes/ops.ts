@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { AggregatorRegistry } from 'prom-client';
 import { countReceived } from '../../store/inbox.js';
 import type { HubContext } from '../context.js';
 
@@ -23,7 +24,11 @@ export function opsRoutes(ctx: HubContext): FastifyPluginAsync {
 
     app.get('/metrics', { config: { public: true }, schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_req, reply) => {
       ctx.metrics.inboxBacklog.set(await countReceived(ctx.db));
-      return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+      const thread = (await ctx.threadMetrics?.()) ?? [];
+      if (thread.length === 0) return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+      // The delivery thread counts its deliveries in its own registry; the same metrics here stay at zero, so the sum is the hub's.
+      const merged = AggregatorRegistry.aggregate([await ctx.metrics.registry.getMetricsAsJSON(), thread]);
+      return reply.type(merged.contentType).send(await merged.metrics());
     });
   };
 }

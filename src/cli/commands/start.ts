@@ -33,6 +33,8 @@ Environment:
                         that may have died (default 5000)
   CAUSEWAY_POLL_MS      how often a worker looks for due work when nothing signals (default 250)
   CAUSEWAY_MAX_IN_FLIGHT   deliveries running at once per process (default 256)
+  CAUSEWAY_DELIVERY_THREAD  On SQLite the delivery worker runs in a thread of its own, so the
+                        hub uses two cores (default 1); 0 runs everything on one thread
   CAUSEWAY_DELIVERY_PAUSED  1: normalize and route (deliveries are queued) but send
                         nothing; queued deliveries go out once started without it
                         (maintenance windows, benchmarks of draining a backlog)
@@ -99,6 +101,8 @@ async function run(argv: string[]): Promise<number | 'serving'> {
   if (sync !== undefined && sync !== 'NORMAL' && sync !== 'FULL') throw new UsageError('CAUSEWAY_SQLITE_SYNC must be NORMAL or FULL');
   const paused = process.env['CAUSEWAY_DELIVERY_PAUSED'] ?? '';
   if (paused !== '' && paused !== '0' && paused !== '1') throw new UsageError('CAUSEWAY_DELIVERY_PAUSED must be 0 or 1');
+  const thread = process.env['CAUSEWAY_DELIVERY_THREAD'] ?? '';
+  if (thread !== '' && thread !== '0' && thread !== '1') throw new UsageError('CAUSEWAY_DELIVERY_THREAD must be 0 or 1');
   let hub: Hub;
   try {
     hub = new Hub({
@@ -109,6 +113,13 @@ async function run(argv: string[]): Promise<number | 'serving'> {
       role: role as Role,
       worker: workerTuning(),
       ...(paused === '1' ? { deliver: false } : {}),
+      deliveryThread: thread !== '0',
+      // Acknowledged messages and queued deliveries are in the database: exiting loses nothing, and a supervisor restarts the hub.
+      onFatal: (e) => {
+        hub.log.fatal({ err: e.message }, 'the delivery thread failed; exiting');
+        hub.log.flush?.();
+        process.exit(EXIT.problem);
+      },
     });
   } catch (e) {
     if (e instanceof ConfigError) throw configFailure(e);
