@@ -22,25 +22,32 @@ const waitAsync = (Atomics as unknown as {
 }).waitAsync;
 
 export class WriteGate {
+  /** [0]: 1 while held; [1]: how many wait for it. */
   private readonly word: Int32Array;
 
   /** A new gate, or (in another thread) the same gate from its `buffer`. */
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4)) {
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(8)) {
     this.word = new Int32Array(buffer);
   }
 
   /** Resolves once this thread holds the gate. */
   async acquire(): Promise<void> {
-    while (Atomics.compareExchange(this.word, 0, 0, 1) !== 0) {
-      // Parks until the holder frees the word; the timeout only bounds a missed wake-up.
-      const w = waitAsync(this.word, 0, 1, 100);
-      if (w.async) await w.value;
+    if (Atomics.compareExchange(this.word, 0, 0, 1) === 0) return;
+    Atomics.add(this.word, 1, 1);
+    try {
+      while (Atomics.compareExchange(this.word, 0, 0, 1) !== 0) {
+        // Parks until the holder frees the word; the timeout only bounds a missed wake-up.
+        const w = waitAsync(this.word, 0, 1, 100);
+        if (w.async) await w.value;
+      }
+    } finally {
+      Atomics.sub(this.word, 1, 1);
     }
   }
 
-  /** Frees the gate and wakes one waiter. */
+  /** Frees the gate and wakes one waiter, if any (a wake is a system call; most releases have nobody waiting). */
   release(): void {
     Atomics.store(this.word, 0, 0);
-    Atomics.notify(this.word, 0, 1);
+    if (Atomics.load(this.word, 1) > 0) Atomics.notify(this.word, 0, 1);
   }
 }
