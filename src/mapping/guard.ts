@@ -50,7 +50,7 @@ function charge(focus: Focus | undefined, limits: MemoryLimits, value: unknown, 
   if (total > limits.budget) throw over(`the mapping produced more than ${limits.budget} characters and items in built-in functions`);
 }
 
-function checkArgs(args: unknown[], limits: MemoryLimits, name: string): void {
+export function checkArgs(args: unknown[], limits: MemoryLimits, name: string): void {
   for (const a of args) {
     if (typeof a === 'string' && a.length > limits.maxString) throw over(`$${name} was given a string of ${a.length} characters (the limit is ${limits.maxString})`);
   }
@@ -60,10 +60,11 @@ function checkArgs(args: unknown[], limits: MemoryLimits, name: string): void {
   }
 }
 
-interface JsonataFunction {
+/** A JSONata built-in as the interpreter holds it. */
+export interface JsonataFunction {
   _jsonata_function: true;
   implementation: (...args: unknown[]) => unknown;
-  signature?: unknown;
+  signature?: { validate(args: unknown[], context: unknown): unknown[] };
 }
 
 /**
@@ -81,11 +82,26 @@ const BUILTINS = [
   'fromMillis', 'toMillis', 'eval',
 ];
 
-/** The original built-ins, read once from JSONata itself. */
-const originals = new Map<string, JsonataFunction>();
-for (const name of BUILTINS) {
+/** Built-ins that bound neither strings nor lists (numbers in, numbers out, or a fixed-size answer): not wrapped. */
+const UNGUARDED = ['floor', 'ceil', 'round', 'abs', 'sqrt', 'power', 'random', 'error', 'assert', 'type', 'clone', 'now', 'millis'];
+
+/** Every built-in, as JSONata defines it, read once from JSONata itself. */
+const everyBuiltin = new Map<string, JsonataFunction>();
+for (const name of [...BUILTINS, ...UNGUARDED]) {
   const f = (await jsonata(`$${name}`).evaluate({})) as JsonataFunction | undefined;
-  if (f && f._jsonata_function) originals.set(name, f);
+  if (f && f._jsonata_function) everyBuiltin.set(name, f);
+}
+
+/** The original built-ins that get a guard. */
+const originals = new Map<string, JsonataFunction>([...everyBuiltin].filter(([name]) => BUILTINS.includes(name)));
+
+/**
+ * JSONata's own definition of a built-in (implementation and signature), for
+ * the compiled mappings to call. `$now` and `$millis` read the evaluation's
+ * clock, which the caller supplies through fromMillis.
+ */
+export function jsonataBuiltin(name: string): JsonataFunction | undefined {
+  return everyBuiltin.get(name);
 }
 
 /** Replaces the built-ins of one compiled expression with guarded ones. */

@@ -1,4 +1,6 @@
 import jsonata from 'jsonata';
+import { compileAst, NotCompiled, runCompiled } from './compiled/compile.js';
+import { Run } from './compiled/runtime.js';
 import { checkResultSize, DEFAULT_MEMORY, guardBuiltins, type MemoryLimits } from './guard.js';
 
 /**
@@ -23,6 +25,14 @@ export interface Mapping {
   /** Where it came from, for error messages: a file path or `inline`. */
   readonly source: string;
   readonly expression: string;
+  /**
+   * Whether the expression runs compiled to JavaScript (src/mapping/compiled/);
+   * otherwise, or when a compiled evaluation meets a case it leaves to the
+   * interpreter, JSONata's interpreter runs it. The result is the same.
+   */
+  readonly compiled: boolean;
+  /** Why it is not compiled: the first feature the compiler leaves to the interpreter. */
+  readonly notCompiledBecause: string | undefined;
   evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
 }
 
@@ -78,36 +88,72 @@ export function compileMapping(expression: string, source: string, limits: Mappi
       { ...(line ? { line } : {}), ...(f.code ? { code: f.code } : {}), cause: e },
     );
   }
+  let fast: ReturnType<typeof compileAst> | undefined;
+  let notCompiledBecause: string | undefined;
+  try {
+    fast = compileAst(compiled.ast() as unknown as Parameters<typeof compileAst>[0], { maxDepth: limits.maxDepth });
+  } catch (e) {
+    if (!(e instanceof NotCompiled)) throw e;
+    notCompiledBecause = e.message;
+  }
+  const memory = limits.memory ?? DEFAULT_MEMORY;
+  const fail = (e: unknown): MappingError => {
+    const f = describe(e);
+    const line = lineOf(expression, f.position);
+    const why =
+      f.code === 'D1012'
+        ? `ran longer than ${limits.timeoutMs} ms and was stopped`
+        : f.code === 'D1011'
+          ? `nested deeper than ${limits.maxDepth} and was stopped`
+          : f.code === 'D2015'
+            ? `produced more than ${limits.maxSequence} items and was stopped`
+            : f.code === 'CW_MEMORY'
+              ? `${f.message ?? 'used too much memory'} and was stopped`
+              : e instanceof RangeError
+                ? `${e.message} (a string or list grew too large) and was stopped`
+                : (f.message ?? String(e));
+    return new MappingError(`${source}${line ? `:${line}` : ''}: ${why}`, source, {
+      ...(line ? { line } : {}),
+      ...(f.code ? { code: f.code } : {}),
+      cause: e,
+    });
+  };
   return {
     source,
     expression,
+    compiled: fast !== undefined,
+    notCompiledBecause,
     async evaluate(input, bindings) {
+      if (fast) {
+        let result: unknown;
+        try {
+          result = runCompiled(fast, input, bindings, new Run(Date.now(), limits.timeoutMs, limits.maxSequence, memory.maxString, memory.budget));
+        } catch (e) {
+          // Past the time limit: the interpreter would only run as long again to say the same.
+          if (describe(e).code === 'D1012') throw fail(e);
+          // A case left to the interpreter (a Bail), or anything unexpected: the interpreter evaluates it
+          // again and gives its own result or error, whatever the compiled code would have said.
+          result = NOT_COMPILED;
+        }
+        if (result !== NOT_COMPILED) {
+          try {
+            checkResultSize(result, memory);
+          } catch (e) {
+            throw fail(e);
+          }
+          return result;
+        }
+      }
       try {
-        const memory = limits.memory ?? DEFAULT_MEMORY;
         const result = await compiled.evaluate(input, bindings);
         checkResultSize(result, memory);
         return result;
       } catch (e) {
-        const f = describe(e);
-        const line = lineOf(expression, f.position);
-        const why =
-          f.code === 'D1012'
-            ? `ran longer than ${limits.timeoutMs} ms and was stopped`
-            : f.code === 'D1011'
-              ? `nested deeper than ${limits.maxDepth} and was stopped`
-              : f.code === 'D2015'
-                ? `produced more than ${limits.maxSequence} items and was stopped`
-                : f.code === 'CW_MEMORY'
-                  ? `${f.message ?? 'used too much memory'} and was stopped`
-                  : e instanceof RangeError
-                    ? `${e.message} (a string or list grew too large) and was stopped`
-                    : (f.message ?? String(e));
-        throw new MappingError(`${source}${line ? `:${line}` : ''}: ${why}`, source, {
-          ...(line ? { line } : {}),
-          ...(f.code ? { code: f.code } : {}),
-          cause: e,
-        });
+        throw fail(e);
       }
     },
   };
 }
+
+/** Marks a compiled evaluation that handed over to the interpreter. */
+const NOT_COMPILED = Symbol('not compiled');
