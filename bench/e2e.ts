@@ -603,7 +603,7 @@ function printLive(r: LiveResult): void {
   console.log(
     `${r.name.padEnd(22)} ${String(r.fanout).padStart(3)} ${f0(r.ackedPerS).padStart(8)} ${f0(r.deliveredPerS).padStart(10)} ` +
       `${`${f1(r.ackP50)} / ${f1(r.ackP99)}`.padStart(17)} ${`${f1(r.sendP50)} / ${f1(r.sendP99)}`.padStart(17)} ` +
-      `${f1(r.tailS).padStart(6)} ${f0(r.rssMiB).padStart(6)} ${f1(r.cpuPerMsg).padStart(6)}  ${r.lost ? `LOST ${r.lost}` : 'ok'}${r.note ? `  (${r.note})` : ''}`,
+      `${f1(r.tailS).padStart(6)} ${f0(r.rssMiB).padStart(6)} ${f0(r.cpuPerMsg * 1000).padStart(7)}  ${r.lost ? `LOST ${r.lost}` : 'ok'}${r.note ? `  (${r.note})` : ''}`,
   );
 }
 
@@ -747,7 +747,7 @@ async function drain(rcv: Proc, dialect: 'sqlite' | 'postgres', n: number): Prom
   const ok = delivered >= acked && done >= acked;
   console.log(
     `drain ${String(acked).padStart(7)} (${dialect.padEnd(8)})  ${f1(drainS).padStart(6)} s  ${f0(acked / drainS).padStart(6)} deliveries/s   ` +
-      `hub peak RSS ${f0(rssMiB)} MiB, CPU ${f1(cpu / acked)} ms/delivery   (queued in ${f1(ingestS)} s${repeats ? `, ${repeats} repeats` : ''})  ` +
+      `hub peak RSS ${f0(rssMiB)} MiB, CPU ${f0((cpu / acked) * 1000)} µs/delivery   (queued in ${f1(ingestS)} s${repeats ? `, ${repeats} repeats` : ''})  ` +
       `${ok ? 'ok' : `LOST ${acked - Math.min(delivered, done)}: deliveries ${byStatus.map((x) => `${x.status} ${String(x.n)}`).join(', ')}`}`,
   );
   return r;
@@ -775,7 +775,7 @@ async function main(): Promise<void> {
     `e2e delivery: ${CONNECTIONS} connections${RATE ? ` at ${RATE} messages/s` : ''}, ${WARMUP} s warm-up + ${SECONDS} s per run, fan-out ${FANOUTS.join(' and ')}` +
       `${CONCURRENCY ? `, destination concurrency ${CONCURRENCY}` : ''}; latencies in ms, tail = s from end of load to last delivery\n`,
   );
-  console.log(`${'target'.padEnd(22)} fan  acked/s deliveries/s  ack→rcpt p50/p99 send→rcpt p50/p99  tail s RSS MiB CPU ms/msg`);
+  console.log(`${'target'.padEnd(22)} fan  acked/s deliveries/s  ack→rcpt p50/p99 send→rcpt p50/p99  tail s RSS MiB CPU µs/msg`);
   const results: LiveResult[] = [];
   for (const fanout of FANOUTS) {
     if (RELAY) results.push(await live(rcv, relayTarget(fanout)));
