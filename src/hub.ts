@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import { buildServer } from './api/server.js';
 import type { HubContext, HubSettings } from './api/context.js';
 import { loadProject, type Project } from './config/load.js';
-import { InboxWriter } from './intake/writer.js';
+import { InboxWriter, type WrittenMessage } from './intake/writer.js';
 import { createLogger } from './log.js';
 import { Normalizer } from './normalize/normalizer.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import type { ChangeListener } from './records/write.js';
-import type { Db } from './store/db.js';
+import type { Db, Queryable } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb, DEFAULT_DATABASE_URL, type OpenOptions } from './store/open.js';
 import { syncSystems } from './store/systems.js';
@@ -157,9 +157,14 @@ export class Hub {
     await checkProjectSecrets(this.current, this.secrets);
     await syncSystems(this.db, this.current);
     await this.db.tx((q) => ensureSystemStates(q, [...this.current.systems.values()].map((x) => [x.name, x.delivery] as [string, typeof x.delivery]), Date.now()));
-    this.writer = new InboxWriter(this.db, (n) => {
-      this.metrics.inboxBatch.observe(n);
-      this.normalizer.signal();
+    // Where this process normalizes, intake normalizes what it writes in the same transaction (normalizeInline).
+    const normalizesHere = this.role !== 'api' && this.options.normalize !== false;
+    this.writer = new InboxWriter(this.db, {
+      onCommitted: (written, waiting) => {
+        this.metrics.inboxBatch.observe(written);
+        if (waiting > 0) this.normalizer.signal();
+      },
+      ...(normalizesHere ? { normalize: (q: Queryable, messages: WrittenMessage[]) => this.normalizer.normalizeInline(q, messages) } : {}),
     });
     this.normalizer = new Normalizer({
       db: this.db,

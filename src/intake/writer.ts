@@ -1,4 +1,4 @@
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import { insertInboxBatch, type NewInboxMessage } from '../store/inbox.js';
 
 export interface Accepted {
@@ -7,8 +7,35 @@ export interface Accepted {
   traceId: string;
 }
 
+/** A message for the inbox, with its body already parsed (not stored; handed to `normalize`). */
+export interface IntakeMessage extends NewInboxMessage {
+  payload?: unknown;
+}
+
+/** A message just written to the inbox, in the transaction that wrote it. */
+export interface WrittenMessage {
+  id: number;
+  system: string;
+  topic: string;
+  traceId: string;
+  body: string;
+  payload?: unknown;
+}
+
+export interface InboxWriterOptions {
+  /** After each commit that wrote new messages: how many, and how many of them wait in the inbox (not normalized in it). */
+  onCommitted?: (written: number, waiting: number) => void;
+  /**
+   * Normalizes new messages in the transaction that writes them (the
+   * normalizer's `normalizeInline`); returns how many it took, from the
+   * front. Without it, messages wait in the inbox for the normalizer.
+   */
+  normalize?: (q: Queryable, messages: WrittenMessage[]) => Promise<number>;
+  maxBatch?: number;
+}
+
 interface Waiting {
-  message: NewInboxMessage;
+  message: IntakeMessage;
   resolve: (a: Accepted) => void;
   reject: (e: unknown) => void;
 }
@@ -18,20 +45,25 @@ interface Waiting {
  * wait together and are written in the next transaction, so one commit (and,
  * with synchronous=FULL, one fsync) acknowledges many messages. A caller's
  * promise resolves only after its row is committed: that is when the sender
- * may get its 2xx.
+ * may get its 2xx. With `normalize`, the same transaction turns the new
+ * messages into records too, so the commit that acknowledges them also
+ * holds their records, changes and deliveries.
  */
 export class InboxWriter {
   private queue: Waiting[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
 
+  private readonly maxBatch: number;
+
   constructor(
     private readonly db: Db,
-    private readonly onCommitted: (count: number) => void = () => undefined,
-    private readonly maxBatch = 1000,
-  ) {}
+    private readonly options: InboxWriterOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 1000;
+  }
 
-  submit(message: NewInboxMessage): Promise<Accepted> {
+  submit(message: IntakeMessage): Promise<Accepted> {
     return new Promise<Accepted>((resolve, reject) => {
       this.queue.push({ message, resolve, reject });
       this.schedule();
@@ -63,6 +95,7 @@ export class InboxWriter {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
     let results: Accepted[];
+    let normalized = 0;
     try {
       // Repeats of one event inside the same batch: the first one wins, the others are its duplicates.
       const unique: NewInboxMessage[] = [];
@@ -81,8 +114,22 @@ export class InboxWriter {
         if (key !== undefined) seen.set(key, unique.length);
         unique.push(w.message);
       });
-      // One transaction, a few multi-row INSERTs.
-      const inserted = await this.db.tx((q) => insertInboxBatch(q, unique));
+      // One transaction, a few multi-row INSERTs (and the new messages' records, when normalizing here).
+      const normalize = this.options.normalize;
+      const inserted = await this.db.tx(async (q) => {
+        const rows = await insertInboxBatch(q, unique);
+        normalized = 0;
+        if (normalize) {
+          const written: WrittenMessage[] = [];
+          rows.forEach((r, i) => {
+            if (r.duplicate) return;
+            const m = unique[i] as IntakeMessage;
+            written.push({ id: r.id, system: m.system, topic: m.topic, traceId: m.traceId, body: m.body, payload: m.payload });
+          });
+          normalized = await normalize(q, written);
+        }
+        return rows;
+      });
       results = batch.map((_, i) => {
         const a = inserted[slot[i] as number] as Accepted;
         return repeat[i] ? { ...a, duplicate: true } : a;
@@ -92,7 +139,8 @@ export class InboxWriter {
       return;
     }
     batch.forEach((w, i) => w.resolve(results[i] as Accepted));
-    const fresh = results.filter((r) => !r.duplicate).length;
-    if (fresh > 0) this.onCommitted(fresh);
+    let fresh = 0;
+    for (const r of results) if (!r.duplicate) fresh++;
+    if (fresh > 0) this.options.onCommitted?.(fresh, fresh - normalized);
   }
 }

@@ -4,7 +4,7 @@ import type { Project } from '../config/load.js';
 import { errorMessage, isCausewayError } from '../errors.js';
 import { applyWrite, type ChangeListener, type WriteOutcome } from '../records/write.js';
 import type { Db, Queryable } from '../store/db.js';
-import { claimReceived, markFailed, markProcessed, type InboxMessage } from '../store/inbox.js';
+import { claimReceived, markFailed, markProcessed } from '../store/inbox.js';
 import { findByExternalId } from '../store/records.js';
 import { MappingOutputError, parseMappedItems, type MappedItem } from './items.js';
 
@@ -64,6 +64,21 @@ const CLAIM_CHUNK = 20;
 class MessageFailure extends Error {}
 
 /**
+ * A committed inbox message to normalize: as claimed from the inbox (its
+ * body is parsed here), or straight from intake with the payload it already
+ * parsed (`normalizeInline`).
+ */
+export interface MessageToNormalize {
+  id: number;
+  system: string;
+  topic: string;
+  traceId: string;
+  body: string;
+  /** The parsed body, when the caller has it. */
+  payload?: unknown;
+}
+
+/**
  * Turns committed inbox messages into canonical records. Each batch is one
  * transaction: the messages are claimed, mapped, their records written with
  * their changes (and, through `onChange`, the deliveries they cause), and
@@ -76,8 +91,14 @@ export class Normalizer {
   private wake: (() => void) | undefined;
   private pending = false;
   private loop: Promise<void> | undefined;
-  /** Whether the last batch found the inbox empty (it claimed fewer than it asked for). */
-  private drained = true;
+  /**
+   * Whether the last batch found the inbox empty (it claimed fewer than it
+   * asked for). False until the first batch has looked: messages left
+   * received by an earlier run go first.
+   */
+  private drained = false;
+  /** A batch is running (its transaction may be waiting for the connection). */
+  private busy = false;
 
   constructor(private readonly options: NormalizerOptions) {}
 
@@ -140,41 +161,88 @@ export class Normalizer {
     const project = this.options.project();
     const limit = this.options.batchSize ?? 200;
     const budget = options.budgetMs ?? Infinity;
+    this.busy = true;
+    try {
+      await this.processBatchTx(stats, project, limit, budget);
+    } finally {
+      this.busy = false;
+    }
+    if (stats.processed + stats.failed > 0) this.options.onBatch?.(stats);
+    return stats;
+  }
+
+  private async processBatchTx(stats: NormalizeStats, project: Project, limit: number, budget: number): Promise<void> {
     await this.options.db.tx(async (q) => {
       const started = performance.now();
       for (;;) {
         const want = Math.min(CLAIM_CHUNK, limit - stats.processed - stats.failed);
         const messages = await claimReceived(q, want);
-        const processed: number[] = [];
-        for (const m of messages) {
-          const now = Date.now();
-          try {
-            const outcomes = await this.normalizeOne(q, m, project);
-            for (const o of outcomes) stats.outcomes[o.outcome] = (stats.outcomes[o.outcome] ?? 0) + 1;
-            processed.push(m.id);
-            stats.processed++;
-          } catch (e) {
-            if (!(e instanceof MessageFailure)) throw e;
-            await markFailed(q, m.id, e.message, now);
-            stats.failed++;
-            this.options.log.warn({ trace_id: m.traceId, inbox_id: m.id, system: m.system, topic: m.topic, err: e.message }, 'message not normalized');
-          }
-        }
-        if (processed.length > 0) await markProcessed(q, processed, Date.now());
+        await this.normalizeMessages(q, messages, project, stats);
         this.drained = messages.length < want;
         if (messages.length < want || stats.processed + stats.failed >= limit || performance.now() - started >= budget) break;
       }
     });
-    if (stats.processed + stats.failed > 0) this.options.onBatch?.(stats);
-    return stats;
   }
 
-  private async normalizeOne(q: Queryable, m: InboxMessage, project: Project): Promise<WriteOutcome[]> {
+  /**
+   * Normalizes messages inside the caller's transaction, in order; each ends
+   * processed (its records written) or failed (nothing of it written, the
+   * reason kept). Any other error is thrown: the caller's transaction fails.
+   */
+  private async normalizeMessages(q: Queryable, messages: readonly MessageToNormalize[], project: Project, stats: NormalizeStats): Promise<void> {
+    const processed: number[] = [];
+    for (const m of messages) {
+      const now = Date.now();
+      try {
+        const outcomes = await this.normalizeOne(q, m, project);
+        for (const o of outcomes) stats.outcomes[o.outcome] = (stats.outcomes[o.outcome] ?? 0) + 1;
+        processed.push(m.id);
+        stats.processed++;
+      } catch (e) {
+        if (!(e instanceof MessageFailure)) throw e;
+        await markFailed(q, m.id, e.message, now);
+        stats.failed++;
+        this.options.log.warn({ trace_id: m.traceId, inbox_id: m.id, system: m.system, topic: m.topic, err: e.message }, 'message not normalized');
+      }
+    }
+    if (processed.length > 0) await markProcessed(q, processed, Date.now());
+  }
+
+  /**
+   * Normalizes messages that intake has just written, in intake's own
+   * transaction (src/intake/writer.ts), so that a message is received,
+   * stored and turned into records in one commit: no second transaction, no
+   * claim query, no second parse of the body. Returns how many it took.
+   *
+   * It takes none while older messages wait in the inbox (from sources, or
+   * a backlog), so that messages are applied in the order they came: those
+   * go through the background loop, in id order. An unexpected error (not a
+   * message's own failure) rolls back only what normalizing wrote: the
+   * messages stay committed and received, for the background loop to retry.
+   */
+  async normalizeInline(q: Queryable, messages: readonly MessageToNormalize[]): Promise<number> {
+    if (!this.running || !this.drained || this.pending || this.busy || messages.length === 0) return 0;
+    const stats: NormalizeStats = { processed: 0, failed: 0, outcomes: {} };
+    await q.run('SAVEPOINT normalize_inline');
+    try {
+      await this.normalizeMessages(q, messages, this.options.project(), stats);
+      await q.run('RELEASE SAVEPOINT normalize_inline');
+    } catch (e) {
+      await q.run('ROLLBACK TO SAVEPOINT normalize_inline');
+      await q.run('RELEASE SAVEPOINT normalize_inline');
+      this.options.log.warn({ err: errorMessage(e), messages: messages.length }, 'normalizing at intake failed; the background normalizer retries');
+      return 0;
+    }
+    this.options.onBatch?.(stats);
+    return messages.length;
+  }
+
+  private async normalizeOne(q: Queryable, m: MessageToNormalize, project: Project): Promise<WriteOutcome[]> {
     const topic = project.systems.get(m.system)?.topics.get(m.topic);
     if (!topic) throw new MessageFailure(`system ${m.system} has no topic ${m.topic} in the current project`);
     let output: unknown;
     try {
-      output = await topic.mapping.evaluate(JSON.parse(m.body), { system: m.system, topic: m.topic });
+      output = await topic.mapping.evaluate(m.payload === undefined ? JSON.parse(m.body) : m.payload, { system: m.system, topic: m.topic });
     } catch (e) {
       throw new MessageFailure(`mapping failed: ${errorMessage(e)}`);
     }
@@ -203,7 +271,7 @@ export class Normalizer {
     }
   }
 
-  private async writeItems(q: Queryable, m: InboxMessage, project: Project, items: MappedItem[]): Promise<WriteOutcome[]> {
+  private async writeItems(q: Queryable, m: MessageToNormalize, project: Project, items: MappedItem[]): Promise<WriteOutcome[]> {
     const outcomes: WriteOutcome[] = [];
     for (const item of items) {
       const data = { ...item.data };

@@ -95,6 +95,8 @@ export function inboundRoutes(ctx: HubContext): FastifyPluginAsync {
             body: hasBom(raw) ? raw.toString('utf8') : text,
             traceId,
             receivedAt: Date.now(),
+            // Normalized in intake's transaction without parsing the body again.
+            payload,
           });
           count(ctx, system !== undefined, systemName, topicName, accepted.duplicate ? 'duplicate' : 'accepted');
           return reply.code(accepted.duplicate ? 200 : 202).send({
