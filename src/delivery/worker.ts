@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Project } from '../config/load.js';
@@ -28,6 +29,12 @@ export interface WorkerOptions {
   /** Resolves `${secret:…}` in system configs at call time and keeps connectors' tokens (src/secrets/). */
   secrets?: ConnectorSecrets;
 }
+
+/**
+ * How long a claim waits for a commit to claim in its stead while
+ * deliveries are in flight (under load, results commit every few ms).
+ */
+const CLAIM_GRACE_MS = 5;
 
 const destinations = new WeakMap<Project, ReadonlySet<string>>();
 
@@ -62,6 +69,8 @@ export class DeliveryWorker {
   /** Room promised to claims in progress (the loop's and a commit's may overlap). */
   private reserved = 0;
   private lastClaimFull = false;
+  /** When results were last committed (and the commit claimed more). */
+  private lastCommitAt = 0;
   /** Per destination without a configured concurrency: the limit found so far. */
   private readonly limits = new Map<string, AdaptiveLimit>();
   /** Per destination: deliveries of this process from launch until their result is committed. */
@@ -109,7 +118,12 @@ export class DeliveryWorker {
       this.pendingSignal = false;
       let claimed = 0;
       const room = this.room();
-      if (room > 0) {
+      // While deliveries are in flight, the commit of their results claims in its own transaction
+      // (commit()): a claim of its own now would be a second transaction for the same round trip, and
+      // on SQLite every transaction takes the one write lock from intake. It runs only when nothing
+      // is in flight, or nothing committed for a while (slow destinations).
+      const leaveToCommit = this.inFlight > 0 && performance.now() - this.lastCommitAt < CLAIM_GRACE_MS;
+      if (room > 0 && !leaveToCommit) {
         try {
           claimed = await this.claim(room);
           backoff = 0;
@@ -121,9 +135,9 @@ export class DeliveryWorker {
       if (!this.running) break;
       // Claimed a full batch and still have room: go again at once.
       if (claimed > 0 && this.inFlight < this.maxInFlight && claimed >= Math.min(room, 128)) continue;
-      if (this.pendingSignal && this.inFlight < this.maxInFlight) continue;
+      if (this.pendingSignal && this.inFlight < this.maxInFlight && !leaveToCommit) continue;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, backoff || idle);
+        const t = setTimeout(resolve, backoff || (this.inFlight > 0 ? CLAIM_GRACE_MS : idle));
         this.wake = () => {
           clearTimeout(t);
           resolve();
@@ -247,6 +261,7 @@ export class DeliveryWorker {
     } finally {
       this.reserved -= room;
     }
+    this.lastCommitAt = performance.now();
     this.finished(batch, project, true);
     this.report(outcome!);
     if (next) this.started(next, project);

@@ -14,8 +14,13 @@ export interface ClaimedDelivery {
   attempt: number;
   idempotencyKey: string;
   cause: string;
-  /** The record as it was at `version`. */
-  data: Record<string, unknown>;
+  /**
+   * The record as it was at `version`, as stored (JSON text): whoever runs
+   * the delivery parses it, after the claim's transaction — on SQLite that
+   * transaction holds the one write lock, and parsing dozens of records in it
+   * kept intake waiting.
+   */
+  dataJson: string;
   kind: 'created' | 'updated' | 'deleted';
   /** The record's id in the destination system, when known. */
   externalId: string | null;
@@ -245,7 +250,7 @@ export async function claimDeliveries(q: Queryable, o: ClaimOptions): Promise<Cl
       attempt: r.attempts + 1,
       idempotencyKey: r.idempotency_key,
       cause: r.cause,
-      data: JSON.parse(r.data) as Record<string, unknown>,
+      dataJson: r.data,
       kind: r.kind,
       externalId: r.external_id,
       leaseUntil,
