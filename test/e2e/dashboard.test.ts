@@ -16,11 +16,13 @@ import { testHub, type TestHub } from '../helpers/hub.js';
  * The operator dashboard in a real browser (Debian's Chromium, driven by
  * playwright-core; never a downloaded browser) against a hub running the
  * example project with its demo stand-ins over loopback, with real tokens
- * and roles. Each view is saved as a screenshot for the README.
+ * and roles. Each view is saved as a screenshot: into docs/screenshots (the
+ * README's) with CAUSEWAY_SCREENSHOTS=1, else into a temporary folder, so a
+ * test run does not rewrite the committed images.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+const SCREENSHOTS = process.env['CAUSEWAY_SCREENSHOTS'] === '1' ? join(ROOT, 'docs', 'screenshots') : join(tmpdir(), `causeway-screenshots-${process.pid}`);
 const ADMIN = 'e2e-dashboard-admin-token-0123456789abcdef';
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
@@ -79,6 +81,7 @@ describe('the operator dashboard', () => {
     await systems?.close();
     await t?.close();
     for (const d of [profile, dropDir, projectDir]) if (d) rmSync(d, { recursive: true, force: true });
+    if (process.env['CAUSEWAY_SCREENSHOTS'] !== '1') rmSync(SCREENSHOTS, { recursive: true, force: true });
   });
 
   async function api<T>(url: string): Promise<T> {
