@@ -43,6 +43,8 @@
  *   BENCH_DRAIN_WAIT     seconds to wait for a backlog to drain before calling it LOST (default 180)
  *   BENCH_QUEUE_WAIT     seconds to wait for a drain's backlog to be normalized into deliveries (default 600)
  *   BENCH_FANOUT         fan-outs to run, comma-separated (default 1,3)
+ *   BENCH_ROUNDS         live runs per fan-out, each a relay run then a hub run (default 3); the ratio
+ *                        printed is the median of the rounds' ratios (one run pair can fall on a noisy minute)
  *   BENCH_CONCURRENCY    delivery.concurrency of each destination (default: the hub's default)
  *   BENCH_RELAY=0        skip the baseline (profiling the hub alone)
  *   BENCH_PG=1           also run on PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test)
@@ -171,6 +173,7 @@ const DRAINS = env('BENCH_DRAIN', '10000,100000').split(',').map(Number).filter(
 const DRAIN_WAIT_MS = Number(env('BENCH_DRAIN_WAIT', '180')) * 1000;
 const QUEUE_WAIT_MS = Number(env('BENCH_QUEUE_WAIT', '600')) * 1000;
 const FANOUTS = env('BENCH_FANOUT', '1,3').split(',').map(Number).filter((n) => n === 1 || n === 3);
+const ROUNDS = Math.max(1, Number(env('BENCH_ROUNDS', '3')));
 const CONCURRENCY = process.env['BENCH_CONCURRENCY'] ? Number(process.env['BENCH_CONCURRENCY']) : undefined;
 const PG = process.env['BENCH_PG'] === '1';
 const RELAY = process.env['BENCH_RELAY'] !== '0';
@@ -776,10 +779,13 @@ async function main(): Promise<void> {
       `${CONCURRENCY ? `, destination concurrency ${CONCURRENCY}` : ''}; latencies in ms, tail = s from end of load to last delivery\n`,
   );
   console.log(`${'target'.padEnd(22)} fan  acked/s deliveries/s  ack→rcpt p50/p99 send→rcpt p50/p99  tail s RSS MiB CPU µs/msg`);
-  const results: LiveResult[] = [];
+  const results: Array<LiveResult & { round: number }> = [];
   for (const fanout of FANOUTS) {
-    if (RELAY) results.push(await live(rcv, relayTarget(fanout)));
-    for (const d of dialects) results.push(await live(rcv, hubTarget(d, fanout)));
+    // Rounds alternate the relay and the hub, so each ratio compares two runs minutes apart at most.
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (RELAY) results.push({ ...(await live(rcv, relayTarget(fanout))), round });
+      for (const d of dialects) results.push({ ...(await live(rcv, hubTarget(d, fanout))), round });
+    }
   }
   const drains: DrainResult[] = [];
   if (DRAINS.length) console.log('');
@@ -798,10 +804,18 @@ async function main(): Promise<void> {
 
   console.log('');
   for (const fanout of FANOUTS) {
-    const base = results.find((r) => r.fanout === fanout && r.name === 'bare relay');
-    for (const r of results.filter((x) => x.fanout === fanout && x.name !== 'bare relay')) {
-      const target = fanout === 1 && r.name.includes('SQLite') ? '  (target >= 0.25)' : '';
-      console.log(`ratio ${r.name} / bare relay, fan-out ${fanout}: deliveries/s ${(r.deliveredPerS / (base?.deliveredPerS ?? NaN)).toFixed(2)}${target}`);
+    for (const name of [...new Set(results.filter((x) => x.fanout === fanout && x.name !== 'bare relay').map((x) => x.name))]) {
+      const ratios: number[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        const base = results.find((r) => r.fanout === fanout && r.round === round && r.name === 'bare relay');
+        const hub = results.find((r) => r.fanout === fanout && r.round === round && r.name === name);
+        if (hub) ratios.push(hub.deliveredPerS / (base?.deliveredPerS ?? NaN));
+      }
+      const sorted = [...ratios].sort((a, b) => a - b);
+      const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+      const target = fanout === 1 && name.includes('SQLite') ? '  (target >= 0.25)' : '';
+      const each = ratios.length > 1 ? `  (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')})` : '';
+      console.log(`ratio ${name} / bare relay, fan-out ${fanout}: deliveries/s ${ratios.length > 1 ? 'median ' : ''}${median.toFixed(2)}${target}${each}`);
     }
   }
   for (const d of dialects) {

@@ -1,6 +1,8 @@
 /**
  * npm run bench — throughput of the hub against a baseline measured in the
  * same run on the same machine (absolute numbers drift; ratios do not).
+ * This file is the intake case; `npm run bench` runs bench/e2e.ts (intake →
+ * mapping → delivery to an HTTP receiver, against a bare relay) after it.
  *
  * intake: inbound messages acknowledged per second and latency, hub on SQLite
  * and on PostgreSQL vs a bare Node http server that parses and answers 202.
