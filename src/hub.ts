@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import { buildServer } from './api/server.js';
 import type { HubContext, HubSettings } from './api/context.js';
 import { loadProject, type Project } from './config/load.js';
-import { InboxWriter, type WrittenMessage } from './intake/writer.js';
+import { InboxWriter, type InlineNormalizer } from './intake/writer.js';
 import { createLogger } from './log.js';
-import { Normalizer } from './normalize/normalizer.js';
+import { Normalizer, type InlineBatch } from './normalize/normalizer.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import type { ChangeListener } from './records/write.js';
-import type { Db, Queryable } from './store/db.js';
+import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb, DEFAULT_DATABASE_URL, type OpenOptions } from './store/open.js';
 import { syncSystems } from './store/systems.js';
@@ -138,6 +138,16 @@ export class Hub {
     await audit(this.db, { actor: HUB_ACTOR, action: 'config.reload', target: p.file, detail: { systems: p.systems.size, flows: p.flows.size } });
   }
 
+  /** Intake's side of normalizing at intake: the normalizer's inline methods (src/intake/writer.ts). */
+  private inlineNormalizer(): InlineNormalizer<InlineBatch> {
+    return {
+      expects: () => this.normalizer.expectsInline(),
+      prepare: (messages) => this.normalizer.prepareInline(messages),
+      accepts: (q) => this.normalizer.acceptsInline(q),
+      normalize: (q, messages, batch, indexes) => this.normalizer.normalizeInline(q, messages, { project: batch.project, mapped: indexes.map((i) => batch.mapped[i]!) }),
+    };
+  }
+
   /** Hooks into every new record version, in its transaction (used by routing). */
   addChangeListener(l: ChangeListener): void {
     this.changeListeners.push(l);
@@ -164,7 +174,7 @@ export class Hub {
         this.metrics.inboxBatch.observe(written);
         if (waiting > 0) this.normalizer.signal();
       },
-      ...(normalizesHere ? { normalize: (q: Queryable, messages: WrittenMessage[]) => this.normalizer.normalizeInline(q, messages) } : {}),
+      ...(normalizesHere ? { inline: this.inlineNormalizer() } : {}),
     });
     this.normalizer = new Normalizer({
       db: this.db,

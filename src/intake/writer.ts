@@ -22,15 +22,28 @@ export interface WrittenMessage {
   payload?: unknown;
 }
 
+/**
+ * Normalizing at intake (the normalizer's inline methods): prepared before
+ * the transaction, accepted or not at its start, done after the write.
+ */
+export interface InlineNormalizer<Prepared = unknown> {
+  /** Before the transaction: whether preparing is worth it. */
+  expects(): boolean;
+  prepare(messages: readonly IntakeMessage[]): Promise<Prepared>;
+  /** In the transaction, before the write: whether the messages are normalized in it. */
+  accepts(q: Queryable): Promise<boolean>;
+  /** `prepared` covers the messages given to `prepare`; `indexes[i]` is the one `messages[i]` was. Returns whether they were normalized. */
+  normalize(q: Queryable, messages: WrittenMessage[], prepared: Prepared, indexes: number[]): Promise<boolean>;
+}
+
 export interface InboxWriterOptions {
   /** After each commit that wrote new messages: how many, and how many of them wait in the inbox (not normalized in it). */
   onCommitted?: (written: number, waiting: number) => void;
   /**
-   * Normalizes new messages in the transaction that writes them (the
-   * normalizer's `normalizeInline`); returns how many it took, from the
-   * front. Without it, messages wait in the inbox for the normalizer.
+   * Normalizes new messages in the transaction that writes them; without
+   * it, messages wait in the inbox for the normalizer.
    */
-  normalize?: (q: Queryable, messages: WrittenMessage[]) => Promise<number>;
+  inline?: InlineNormalizer;
   maxBatch?: number;
 }
 
@@ -114,19 +127,24 @@ export class InboxWriter {
         if (key !== undefined) seen.set(key, unique.length);
         unique.push(w.message);
       });
-      // One transaction, a few multi-row INSERTs (and the new messages' records, when normalizing here).
-      const normalize = this.options.normalize;
+      // One transaction, a few multi-row INSERTs (and the new messages' records, when normalizing here:
+      // their mappings run first, outside the transaction, which on SQLite holds the one write lock).
+      const inline = this.options.inline;
+      const prepared = inline?.expects() ? await inline.prepare(unique) : undefined;
       const inserted = await this.db.tx(async (q) => {
-        const rows = await insertInboxBatch(q, unique);
+        const now = prepared !== undefined && (await inline?.accepts(q)) ? Date.now() : undefined;
+        const rows = await insertInboxBatch(q, unique, now === undefined ? {} : { processedAt: now });
         normalized = 0;
-        if (normalize) {
+        if (inline && now !== undefined) {
           const written: WrittenMessage[] = [];
+          const indexes: number[] = [];
           rows.forEach((r, i) => {
             if (r.duplicate) return;
             const m = unique[i] as IntakeMessage;
             written.push({ id: r.id, system: m.system, topic: m.topic, traceId: m.traceId, body: m.body, payload: m.payload });
+            indexes.push(i);
           });
-          normalized = await normalize(q, written);
+          if (await inline.normalize(q, written, prepared, indexes)) normalized = written.length;
         }
         return rows;
       });

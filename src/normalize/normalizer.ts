@@ -4,9 +4,9 @@ import type { Project } from '../config/load.js';
 import { errorMessage, isCausewayError } from '../errors.js';
 import { applyWrite, type ChangeListener, type WriteOutcome } from '../records/write.js';
 import type { Db, Queryable } from '../store/db.js';
-import { claimReceived, markFailed, markProcessed } from '../store/inbox.js';
+import { claimReceived, hasReceived, markFailed, markProcessed, markReceived } from '../store/inbox.js';
 import { findByExternalId } from '../store/records.js';
-import { MappingOutputError, parseMappedItems, type MappedItem } from './items.js';
+import { mapMessage, precomputeCreated, type Mapped, type MessageToMap, type PreparedItem } from './prepare.js';
 
 export interface NormalizeStats {
   processed: number;
@@ -62,6 +62,12 @@ const CLAIM_CHUNK = 20;
 
 /** A message the normalizer could not turn into records: kept with its error, re-runnable. */
 class MessageFailure extends Error {}
+
+/** What prepareInline computed for a group of messages, to hand to normalizeInline. */
+export interface InlineBatch {
+  project: Project;
+  mapped: Mapped[];
+}
 
 /**
  * A committed inbox message to normalize: as claimed from the inbox (its
@@ -188,71 +194,102 @@ export class Normalizer {
    * Normalizes messages inside the caller's transaction, in order; each ends
    * processed (its records written) or failed (nothing of it written, the
    * reason kept). Any other error is thrown: the caller's transaction fails.
+   * `mapped` holds what was prepared before the transaction, message by
+   * message; `preMarked`: the rows were written as processed already.
    */
-  private async normalizeMessages(q: Queryable, messages: readonly MessageToNormalize[], project: Project, stats: NormalizeStats): Promise<void> {
+  private async normalizeMessages(
+    q: Queryable,
+    messages: readonly MessageToNormalize[],
+    project: Project,
+    stats: NormalizeStats,
+    prepared: { mapped?: readonly Mapped[]; preMarked?: boolean } = {},
+  ): Promise<void> {
     const processed: number[] = [];
-    for (const m of messages) {
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
       const now = Date.now();
       try {
-        const outcomes = await this.normalizeOne(q, m, project);
+        const outcomes = await this.normalizeOne(q, m, project, prepared.mapped?.[i]);
         for (const o of outcomes) stats.outcomes[o.outcome] = (stats.outcomes[o.outcome] ?? 0) + 1;
         processed.push(m.id);
         stats.processed++;
       } catch (e) {
         if (!(e instanceof MessageFailure)) throw e;
-        await markFailed(q, m.id, e.message, now);
+        await markFailed(q, m.id, e.message, now, { counted: prepared.preMarked === true });
         stats.failed++;
         this.options.log.warn({ trace_id: m.traceId, inbox_id: m.id, system: m.system, topic: m.topic, err: e.message }, 'message not normalized');
       }
     }
-    if (processed.length > 0) await markProcessed(q, processed, Date.now());
+    if (processed.length > 0 && !prepared.preMarked) await markProcessed(q, processed, Date.now());
   }
 
   /**
-   * Normalizes messages that intake has just written, in intake's own
-   * transaction (src/intake/writer.ts), so that a message is received,
-   * stored and turned into records in one commit: no second transaction, no
-   * claim query, no second parse of the body. Returns how many it took.
+   * Normalizing at intake (src/intake/writer.ts), in three parts, so that a
+   * message is received, stored and turned into records in one commit: no
+   * second transaction, no claim query, no second parse of the body.
    *
-   * It takes none while older messages wait in the inbox (from sources, or
-   * a backlog), so that messages are applied in the order they came: those
-   * go through the background loop, in id order. An unexpected error (not a
-   * message's own failure) rolls back only what normalizing wrote: the
-   * messages stay committed and received, for the background loop to retry.
+   * `prepareInline`, before intake's transaction: the mappings, and the
+   * content of records the messages create (src/normalize/prepare.ts) —
+   * work that would otherwise hold the write lock.
    */
-  async normalizeInline(q: Queryable, messages: readonly MessageToNormalize[]): Promise<number> {
-    if (!this.running || !this.drained || this.pending || this.busy || messages.length === 0) return 0;
+  async prepareInline(messages: readonly MessageToMap[]): Promise<InlineBatch> {
+    const project = this.options.project();
+    const mapped: Mapped[] = [];
+    for (const m of messages) mapped.push(precomputeCreated(await mapMessage(m, project), project));
+    return { project, mapped };
+  }
+
+  /**
+   * Whether messages arriving now are likely normalized at intake (so worth
+   * preparing): the normalizer runs and its last look found no backlog.
+   */
+  expectsInline(): boolean {
+    return this.running && this.drained && !this.pending && !this.busy;
+  }
+
+  /**
+   * In intake's transaction, before it writes: whether the messages it is
+   * about to write are normalized now (their rows then start processed).
+   * Not while older messages wait in the inbox (from sources, a backlog, or
+   * an earlier run), so that messages are applied in the order they came:
+   * those go through the background loop, in id order. Asked of the
+   * database, in the transaction, so no source's commit can slip between.
+   */
+  async acceptsInline(q: Queryable): Promise<boolean> {
+    return this.running && !(await hasReceived(q));
+  }
+
+  /**
+   * In intake's transaction, after it wrote the messages as processed:
+   * writes their records. A message's own failure (mapping, validation)
+   * marks it failed. Any other error rolls back what normalizing wrote and
+   * puts the messages back to received, for the background loop to retry;
+   * intake's transaction still commits them. Returns whether they were
+   * normalized. `batch.mapped[i]` belongs to `messages[i]`.
+   */
+  async normalizeInline(q: Queryable, messages: readonly MessageToNormalize[], batch: InlineBatch): Promise<boolean> {
+    if (messages.length === 0) return true;
     const stats: NormalizeStats = { processed: 0, failed: 0, outcomes: {} };
     await q.run('SAVEPOINT normalize_inline');
     try {
-      await this.normalizeMessages(q, messages, this.options.project(), stats);
+      await this.normalizeMessages(q, messages, batch.project, stats, { mapped: batch.mapped, preMarked: true });
       await q.run('RELEASE SAVEPOINT normalize_inline');
     } catch (e) {
       await q.run('ROLLBACK TO SAVEPOINT normalize_inline');
       await q.run('RELEASE SAVEPOINT normalize_inline');
+      await markReceived(q, messages.map((m) => m.id));
       this.options.log.warn({ err: errorMessage(e), messages: messages.length }, 'normalizing at intake failed; the background normalizer retries');
-      return 0;
+      this.signal();
+      return false;
     }
     this.options.onBatch?.(stats);
-    return messages.length;
+    return true;
   }
 
-  private async normalizeOne(q: Queryable, m: MessageToNormalize, project: Project): Promise<WriteOutcome[]> {
-    const topic = project.systems.get(m.system)?.topics.get(m.topic);
-    if (!topic) throw new MessageFailure(`system ${m.system} has no topic ${m.topic} in the current project`);
-    let output: unknown;
-    try {
-      output = await topic.mapping.evaluate(m.payload === undefined ? JSON.parse(m.body) : m.payload, { system: m.system, topic: m.topic });
-    } catch (e) {
-      throw new MessageFailure(`mapping failed: ${errorMessage(e)}`);
-    }
-    let items;
-    try {
-      items = parseMappedItems(output);
-    } catch (e) {
-      if (e instanceof MappingOutputError) throw new MessageFailure(`mapping output: ${e.message}`);
-      throw e;
-    }
+  private async normalizeOne(q: Queryable, m: MessageToNormalize, project: Project, prepared?: Mapped): Promise<WriteOutcome[]> {
+    const mapped = prepared ?? (await mapMessage(m, project));
+    if (!mapped.ok) throw new MessageFailure(mapped.failure);
+    const items = mapped.items;
     // A message that fails writes nothing. Up to here nothing was written, and one item's write fails
     // (validation) before its first statement; so only a message of several items needs a savepoint,
     // for a failure at its second item or later: two statements fewer for the usual message of one.
@@ -271,7 +308,7 @@ export class Normalizer {
     }
   }
 
-  private async writeItems(q: Queryable, m: MessageToNormalize, project: Project, items: MappedItem[]): Promise<WriteOutcome[]> {
+  private async writeItems(q: Queryable, m: MessageToNormalize, project: Project, items: readonly PreparedItem[]): Promise<WriteOutcome[]> {
     const outcomes: WriteOutcome[] = [];
     for (const item of items) {
       const data = { ...item.data };
@@ -283,7 +320,7 @@ export class Normalizer {
         outcomes.push(
           await applyWrite(
             q,
-            { entity: item.entity, system: m.system, externalId: item.externalId, data, delete: item.delete, traceId: m.traceId, inboxId: m.id },
+            { entity: item.entity, system: m.system, externalId: item.externalId, data, delete: item.delete, traceId: m.traceId, inboxId: m.id, created: item.created },
             { ownership: project.ownership, onChange: this.options.onChange },
           ),
         );

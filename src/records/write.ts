@@ -27,6 +27,18 @@ export interface RecordWrite {
   delete?: boolean;
   traceId: string;
   inboxId: number | null;
+  /**
+   * The checked content and hash, computed before the transaction, to use if
+   * this write creates the record (src/normalize/prepare.ts). Ignored when
+   * the record exists: its content is merged with the stored one then.
+   */
+  created?: NewRecordContent | undefined;
+}
+
+/** A new record's content: `data` with nulls dropped, valid for its entity, and its content hash. */
+export interface NewRecordContent {
+  merged: Record<string, unknown>;
+  hash: string;
 }
 
 export type WriteOutcome =
@@ -96,18 +108,24 @@ export async function applyWrite(q: Queryable, w: RecordWrite, ctx: WriteContext
     return writeVersion(q, w, ctx, { ...existing, deleted: true }, existing, 'deleted', now);
   }
 
-  const merged: Record<string, unknown> = { ...(existing?.data ?? {}) };
-  for (const [k, v] of Object.entries(incoming)) {
-    if (v === null) delete merged[k];
-    else merged[k] = v;
+  let merged: Record<string, unknown>;
+  let hash: string;
+  if (!existing && w.created && !fieldOwners) {
+    ({ merged, hash } = w.created);
+  } else {
+    merged = { ...(existing?.data ?? {}) };
+    for (const [k, v] of Object.entries(incoming)) {
+      if (v === null) delete merged[k];
+      else merged[k] = v;
+    }
+    const checked = validateRecord(w.entity, merged);
+    if (!checked.ok) {
+      throw new CausewayError('validation_failed', `${w.entity} ${w.externalId} from ${w.system} is not a valid ${w.entity}`, {
+        details: checked.errors,
+      });
+    }
+    hash = contentHash(merged);
   }
-  const checked = validateRecord(w.entity, merged);
-  if (!checked.ok) {
-    throw new CausewayError('validation_failed', `${w.entity} ${w.externalId} from ${w.system} is not a valid ${w.entity}`, {
-      details: checked.errors,
-    });
-  }
-  const hash = contentHash(merged);
   const id = existing?.id ?? recordId(ENTITIES[w.entity].idPrefix);
   await refuseFields(id);
   if (existing && existing.hash === hash && !existing.deleted) {

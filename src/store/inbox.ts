@@ -82,15 +82,18 @@ export async function insertInbox(q: Queryable, m: NewInboxMessage): Promise<{ i
 /** Rows per multi-row INSERT: powers of two, so only a handful of statement texts are ever prepared. */
 const CHUNKS = [256, 128, 64, 32, 16, 8, 4, 2, 1] as const;
 
-const insertMany = new Map<number, string>();
-function insertManySql(rows: number): string {
-  let sql = insertMany.get(rows);
+const insertMany = new Map<string, string>();
+/** A multi-row INSERT of received rows, or of rows already processed (normalized in the same transaction). */
+function insertManySql(rows: number, processed: boolean): string {
+  const key = `${rows}${processed ? 'p' : 'r'}`;
+  let sql = insertMany.get(key);
   if (!sql) {
-    const values = new Array<string>(rows).fill(`(?, ?, ?, 'received', ?, ?, ?, ?)`).join(', ');
-    sql = `INSERT INTO inbox (system, topic, event_id, status, content_type, body, trace_id, received_at)
+    const row = processed ? `(?, ?, ?, 'processed', ?, ?, ?, ?, 1, ?)` : `(?, ?, ?, 'received', ?, ?, ?, ?)`;
+    const values = new Array<string>(rows).fill(row).join(', ');
+    sql = `INSERT INTO inbox (system, topic, event_id, status, content_type, body, trace_id, received_at${processed ? ', attempts, processed_at' : ''})
   VALUES ${values}
   ON CONFLICT (system, event_id) DO NOTHING RETURNING id, system, event_id`;
-    insertMany.set(rows, sql);
+    insertMany.set(key, sql);
   }
   return sql;
 }
@@ -105,15 +108,23 @@ const dedupKey = (system: string, eventId: string) => `${system}\u0000${eventId}
  * Ids are assigned in VALUES order, so the new rows without an event id get
  * the returned ids in ascending order; rows with one are matched by it.
  */
-export async function insertInboxBatch(q: Queryable, messages: readonly NewInboxMessage[]): Promise<Array<{ id: number; duplicate: boolean; traceId: string }>> {
+export async function insertInboxBatch(
+  q: Queryable,
+  messages: readonly NewInboxMessage[],
+  options: { processedAt?: number } = {},
+): Promise<Array<{ id: number; duplicate: boolean; traceId: string }>> {
+  const processed = options.processedAt !== undefined;
   const out = new Array<{ id: number; duplicate: boolean; traceId: string }>(messages.length);
   let start = 0;
   for (const size of CHUNKS) {
     while (messages.length - start >= size) {
       const chunk = messages.slice(start, start + size);
       const params: Array<string | number | null> = [];
-      for (const m of chunk) params.push(m.system, m.topic, m.eventId ?? null, m.contentType, m.body, m.traceId, m.receivedAt);
-      const rows = await q.all<{ id: number; system: string; event_id: string | null }>(insertManySql(size), params);
+      for (const m of chunk) {
+        params.push(m.system, m.topic, m.eventId ?? null, m.contentType, m.body, m.traceId, m.receivedAt);
+        if (processed) params.push(options.processedAt as number);
+      }
+      const rows = await q.all<{ id: number; system: string; event_id: string | null }>(insertManySql(size, processed), params);
       const byEvent = new Map<string, number>();
       const anonymous: number[] = [];
       for (const r of rows) {
@@ -169,12 +180,18 @@ export async function markProcessed(q: Queryable, ids: readonly number[], at: nu
   }
 }
 
-export async function markFailed(q: Queryable, id: number, error: string, at: number): Promise<void> {
-  await q.run(`UPDATE inbox SET status = 'failed', error = ?, attempts = attempts + 1, processed_at = ? WHERE id = ?`, [
-    error.slice(0, 4000),
-    at,
-    id,
-  ]);
+/** Marks a message failed; `counted`: its attempt was counted when it was written (intake normalizing it). */
+export async function markFailed(q: Queryable, id: number, error: string, at: number, options: { counted?: boolean } = {}): Promise<void> {
+  const attempts = options.counted ? 'attempts' : 'attempts + 1';
+  await q.run(`UPDATE inbox SET status = 'failed', error = ?, attempts = ${attempts}, processed_at = ? WHERE id = ?`, [error.slice(0, 4000), at, id]);
+}
+
+/** Puts messages written as processed back in the queue (normalizing them at intake failed). */
+export async function markReceived(q: Queryable, ids: readonly number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    await q.run(`UPDATE inbox SET status = 'received', error = NULL, attempts = 0, processed_at = NULL WHERE id IN (${placeholders(chunk.length)})`, chunk);
+  }
 }
 
 /** Puts failed messages back in the queue (after a mapping was fixed). */
@@ -186,6 +203,11 @@ export async function requeueFailed(q: Queryable, filter: { id?: number; system?
     return (await q.run(`UPDATE inbox SET status = 'received' WHERE system = ? AND status = 'failed'`, [filter.system])).changes;
   }
   return (await q.run(`UPDATE inbox SET status = 'received' WHERE status = 'failed'`)).changes;
+}
+
+/** Whether any message waits to be normalized (one row of the small `inbox_pending` index). */
+export async function hasReceived(q: Queryable): Promise<boolean> {
+  return (await q.get<{ one: number }>(`SELECT 1 AS one FROM inbox WHERE status = 'received' LIMIT 1`)) !== undefined;
 }
 
 export async function countReceived(q: Queryable): Promise<number> {
