@@ -38,8 +38,9 @@ export interface CompleteContext {
 
 /**
  * Commits a batch of attempt results in the caller's transaction: each
- * delivery's new state (guarded by the lease, so a worker that lost its lease
- * changes nothing), its attempt row, the sync state and write-back for
+ * delivery's new state (guarded by the lease — this worker's, for this
+ * attempt — so a worker that lost its lease changes nothing, nor does a
+ * result of an earlier attempt the same worker took again), its attempt row, the sync state and write-back for
  * successes, a dead letter's alert, and each system's circuit breaker.
  */
 export async function completeDeliveries(q: Queryable, results: readonly ExecutionResult[], ctx: CompleteContext): Promise<CompleteOutcome> {
@@ -51,14 +52,14 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
   const synced: Array<SyncState & { recordId: string }> = [];
   // Each result's new state, in the batch's order; `applied` once its lease-guarded UPDATE changed the row.
   const planned: Array<{ r: ExecutionResult; outcome: AttemptOutcome; status: Completed['status']; nextAt: number | null; error: string | null; applied: boolean }> = [];
-  // Successes take one UPDATE per (HTTP status, external id) — usually one for the batch — instead of one each.
-  const doneGroups = new Map<string, { lastStatus: number | null; externalId: string | null; at: number[] }>();
+  // Successes take one UPDATE per (HTTP status, external id, attempt) — usually one for the batch — instead of one each.
+  const doneGroups = new Map<string, { lastStatus: number | null; externalId: string | null; attempt: number; at: number[] }>();
   for (const r of results) {
     const d = r.delivery;
     if (r.outcome === 'deferred') {
       const res = await q.run(
-        `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, next_at = ?, lease_owner = NULL, updated_at = ? WHERE id = ? AND status = 'leased' AND lease_owner = ?`,
-        [now + DISABLED_RECHECK_MS, now, d.id, ctx.owner],
+        `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, next_at = ?, lease_owner = NULL, updated_at = ? WHERE id = ? AND status = 'leased' AND lease_owner = ? AND attempts = ?`,
+        [now + DISABLED_RECHECK_MS, now, d.id, ctx.owner, d.attempt],
       );
       if (res.changes === 1) out.completed.push({ result: r, status: 'pending', nextAt: now + DISABLED_RECHECK_MS, error: null });
       continue;
@@ -115,16 +116,16 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
     planned.push(plan);
     if (status === 'done') {
       const lastStatus = r.summary?.status ?? null;
-      const key = `${lastStatus}\u0000${externalId ?? '\u0001'}`;
+      const key = `${lastStatus}\u0000${externalId ?? '\u0001'}\u0000${d.attempt}`;
       const g = doneGroups.get(key);
       if (g) g.at.push(planned.length - 1);
-      else doneGroups.set(key, { lastStatus, externalId, at: [planned.length - 1] });
+      else doneGroups.set(key, { lastStatus, externalId, attempt: d.attempt, at: [planned.length - 1] });
       continue;
     }
     const res = await q.run(
       `UPDATE deliveries SET status = ?, next_at = ?, lease_owner = NULL, last_error = ?, last_status = ?, external_id = ?, updated_at = ?, done_at = ?
-       WHERE id = ? AND status = 'leased' AND lease_owner = ?`,
-      [status, nextAt ?? now, error?.slice(0, 2000) ?? null, r.summary?.status ?? null, externalId, now, null, d.id, ctx.owner],
+       WHERE id = ? AND status = 'leased' AND lease_owner = ? AND attempts = ?`,
+      [status, nextAt ?? now, error?.slice(0, 2000) ?? null, r.summary?.status ?? null, externalId, now, null, d.id, ctx.owner, d.attempt],
     );
     plan.applied = res.changes === 1;
   }
@@ -132,11 +133,11 @@ export async function completeDeliveries(q: Queryable, results: readonly Executi
     for (let i = 0; i < g.at.length; i += 500) {
       const chunk = g.at.slice(i, i + 500);
       const ids = chunk.map((k) => planned[k]!.r.delivery.id);
-      // The same lease guard as one by one: only rows still leased by this worker change, and RETURNING says which.
+      // The same lease guard as one by one: only rows still leased by this worker for this attempt change, and RETURNING says which.
       const changed = await q.all<{ id: number }>(
         `UPDATE deliveries SET status = 'done', next_at = ?, lease_owner = NULL, last_error = NULL, last_status = ?, external_id = ?, updated_at = ?, done_at = ?
-         WHERE id IN (${placeholders(ids.length)}) AND status = 'leased' AND lease_owner = ? RETURNING id`,
-        [now, g.lastStatus, g.externalId, now, now, ...ids, ctx.owner],
+         WHERE id IN (${placeholders(ids.length)}) AND status = 'leased' AND lease_owner = ? AND attempts = ? RETURNING id`,
+        [now, g.lastStatus, g.externalId, now, now, ...ids, ctx.owner, g.attempt],
       );
       const ok = new Set(changed.map((c) => Number(c.id)));
       for (const k of chunk) if (ok.has(planned[k]!.r.delivery.id)) planned[k]!.applied = true;
