@@ -14,7 +14,8 @@ import { openDb, DEFAULT_DATABASE_URL, type OpenOptions } from './store/open.js'
 import { syncSystems } from './store/systems.js';
 import { closeConnectors } from './connectors/registry.js';
 import { createRouter } from './delivery/router.js';
-import { DeliveryWorker } from './delivery/worker.js';
+import { DEFAULT_LEASE_GRACE_MS, DeliveryWorker } from './delivery/worker.js';
+import { LocalHandoff, type HandoffTarget } from './delivery/handoff.js';
 import { DeliveryThread } from './delivery/thread.js';
 import { SqliteDb } from './store/sqlite.js';
 import { Leader } from './delivery/leader.js';
@@ -92,6 +93,13 @@ export class Hub {
   auth!: BootstrapResult;
   private current: Project;
   private ready = false;
+  /**
+   * Where routing hands deliveries of records created here
+   * (src/delivery/handoff.ts): this process's worker or delivery thread,
+   * once it runs; none in a process that does not deliver.
+   */
+  private handoff: HandoffTarget | undefined;
+  private localHandoff: LocalHandoff | undefined;
   private readonly changeListeners: ChangeListener[] = [];
 
   constructor(private readonly options: HubOptions) {
@@ -100,7 +108,7 @@ export class Hub {
     this.settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this.current = loadProject(options.projectDir, options.env ?? process.env);
     this.role = options.role ?? 'all';
-    this.changeListeners.push(createRouter(() => this.current, () => this.wakeDeliveries()));
+    this.changeListeners.push(createRouter(() => this.current, () => this.wakeDeliveries(), () => this.handoff));
     // The report tables follow every record version, in its transaction (src/reports/projection.ts).
     this.changeListeners.push(reportProjection);
   }
@@ -134,6 +142,7 @@ export class Hub {
     await this.db.tx((q) => ensureSystemStates(q, [...p.systems.values()].map((x) => [x.name, x.delivery] as [string, typeof x.delivery]), Date.now()));
     this.setProject(p);
     this.deliveryThread?.reload();
+    this.localHandoff?.reload();
     // Who edited the files is the project's version control's to say; the log records when the hub took them on.
     await audit(this.db, { actor: HUB_ACTOR, action: 'config.reload', target: p.file, detail: { systems: p.systems.size, flows: p.flows.size } });
   }
@@ -144,7 +153,9 @@ export class Hub {
       expects: () => this.normalizer.expectsInline(),
       prepare: (messages) => this.normalizer.prepareInline(messages),
       accepts: (q) => this.normalizer.acceptsInline(q),
-      normalize: (q, messages, batch, indexes) => this.normalizer.normalizeInline(q, messages, { project: batch.project, mapped: indexes.map((i) => batch.mapped[i]!) }),
+      normalize: (q, messages, batch, indexes) => this.normalizer.normalizeInline(q, messages, { ...batch, mapped: indexes.map((i) => batch.mapped[i]!) }),
+      committed: (batch) => this.normalizer.inlineCommitted(batch),
+      aborted: (batch) => this.normalizer.inlineAborted(batch),
     };
   }
 
@@ -181,6 +192,7 @@ export class Hub {
       project: () => this.current,
       log: this.log,
       onChange: this.onChange,
+      handoff: () => this.handoff,
       downstreamBusy: () => (this.deliveryThread ? this.deliveryThread.backlogged : this.worker.backlogged),
       onBatch: (s) => {
         this.metrics.normalized.inc({ result: 'processed' }, s.processed);
@@ -237,6 +249,7 @@ export class Hub {
       if (this.options.deliveryThread && db instanceof SqliteDb && db.path !== ':memory:') {
         this.deliveryThread = new DeliveryThread({
           projectDir: this.options.projectDir,
+          project: () => this.current,
           env: this.options.env ?? process.env,
           database: { path: db.path, synchronous: db.synchronous, gate: db.shareWriteGate() },
           worker: this.options.worker ?? {},
@@ -244,7 +257,13 @@ export class Hub {
           onFailure: (e) => (this.options.onFatal ?? ((err: Error) => this.log.fatal({ err: err.message }, 'the delivery thread failed')))(e),
         });
         await this.deliveryThread.start();
-      } else this.worker.start();
+        this.handoff = this.deliveryThread;
+      } else {
+        const local = new LocalHandoff(this.worker, () => this.current, this.options.worker?.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS);
+        this.worker.start();
+        this.localHandoff = local;
+        this.handoff = local;
+      }
     }
     if (works) this.leader.start();
     this.ready = true;
@@ -270,6 +289,7 @@ export class Hub {
     await this.app?.close();
     await this.writer?.drain();
     await this.normalizer?.stop();
+    this.handoff = undefined;
     await this.deliveryThread?.stop();
     await this.worker?.stop();
     await closeConnectors();

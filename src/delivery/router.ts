@@ -1,7 +1,9 @@
 import type { Project } from '../config/load.js';
 import type { Flow } from '../flows/compile.js';
 import type { ChangeListener } from '../records/write.js';
-import { enqueueDelivery } from '../store/deliveries.js';
+import { enqueueDelivery, idempotencyKey } from '../store/deliveries.js';
+import type { ClaimedDelivery } from '../store/delivery-claim.js';
+import type { HandoffTarget } from './handoff.js';
 import { errorMessage } from '../errors.js';
 import type { Queryable } from '../store/db.js';
 
@@ -32,10 +34,14 @@ function flowsFor(project: Project, entity: string): Flow[] {
  * A filter that throws does not block intake: the delivery is queued as a
  * dead letter with the error, visible and replayable once the filter is fixed.
  */
-export function createRouter(project: () => Project, onQueued: () => void = () => undefined): ChangeListener {
+export function createRouter(project: () => Project, onQueued: () => void = () => undefined, handoff: () => HandoffTarget | undefined = () => undefined): ChangeListener {
   return async (q, change, record) => {
     const p = project();
     let queued = 0;
+    // A record created in this transaction has no older delivery anywhere: its deliveries may go straight
+    // to this process's worker (src/delivery/handoff.ts), if the writer collects them.
+    const target = change.handoffs && change.kind === 'created' && record.version === 1 ? handoff() : undefined;
+    let dataJson: string | undefined;
     for (const flow of flowsFor(p, record.entity)) {
       if (!flow.enabled || !flow.on.has(change.kind)) continue;
       if (!flow.includeOrigin && change.system === flow.system) continue;
@@ -47,6 +53,46 @@ export function createRouter(project: () => Project, onQueued: () => void = () =
         } catch (e) {
           filterError = `filter failed: ${errorMessage(e)}`;
         }
+      }
+      if (target && !filterError && change.handoffs && target.take(flow.system)) {
+        const leaseUntil = change.at + target.leaseMs(flow.name);
+        let id: number;
+        try {
+          id = await enqueueDelivery(q, {
+            flow: flow.name,
+            system: flow.system,
+            recordId: record.id,
+            entity: record.entity,
+            version: record.version,
+            changeId: change.id,
+            traceId: change.traceId,
+            cause: 'change',
+            at: change.at,
+            supersede: false,
+            leasedTo: { owner: target.owner, until: leaseUntil },
+          });
+        } catch (e) {
+          target.giveBack([{ system: flow.system }]);
+          throw e;
+        }
+        dataJson ??= JSON.stringify(record.data);
+        change.handoffs.push({
+          id,
+          flow: flow.name,
+          system: flow.system,
+          recordId: record.id,
+          entity: record.entity,
+          version: record.version,
+          traceId: change.traceId,
+          attempt: 1,
+          idempotencyKey: idempotencyKey(flow.name, record.id, record.version),
+          cause: 'change',
+          dataJson,
+          kind: 'created',
+          externalId: null,
+          leaseUntil,
+        });
+        continue;
       }
       const id = await enqueueDelivery(q, {
         flow: flow.name,

@@ -18,6 +18,7 @@ import { SqliteDb } from '../store/sqlite.js';
 import { WriteGate } from '../store/write-gate.js';
 import { createRouter } from './router.js';
 import type { DeliveryThreadData, FromThread, ToThread } from './thread.js';
+import { HandoffSlots } from './handoff.js';
 import { DeliveryWorker } from './worker.js';
 
 /** How often the thread publishes whether it is backlogged (a shared word; no message). */
@@ -45,11 +46,12 @@ try {
     await router(q, change, record);
     await reportProjection(q, change, record);
   };
-  worker = new DeliveryWorker({ db, project: () => project, log, metrics, onChange, secrets, ...data.worker });
+  const handoff = new HandoffSlots(data.handoff.systems, data.handoff.buffer);
+  worker = new DeliveryWorker({ db, project: () => project, log, metrics, onChange, secrets, handoff, ...data.worker });
   worker.start();
   publisher = setInterval(() => Atomics.store(backlogged, 0, worker.backlogged ? 1 : 0), BACKLOG_PUBLISH_MS);
   log.info({ database: db.description }, 'delivery worker running in its own thread');
-  post({ type: 'ready' });
+  post({ type: 'ready', owner: worker.owner });
 } catch (e) {
   post({ type: 'failed', message: errorMessage(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) });
   await db.close().catch(() => undefined);
@@ -60,6 +62,12 @@ port.on('message', (m: ToThread) => {
   switch (m.type) {
     case 'wake':
       worker.signal();
+      break;
+    case 'handoff':
+      worker.accept(m.deliveries);
+      break;
+    case 'slots':
+      worker.setHandoffSlots(new HandoffSlots(m.systems, m.buffer));
       break;
     case 'reload':
       try {

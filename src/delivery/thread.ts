@@ -3,6 +3,10 @@ import type { Logger } from 'pino';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { SqliteSync } from '../store/sqlite.js';
 import type { WriteGate } from '../store/write-gate.js';
+import type { Project } from '../config/load.js';
+import type { ClaimedDelivery } from '../store/delivery-claim.js';
+import { giveBackAll, HandoffSlots, handoffSystems, type HandoffTarget } from './handoff.js';
+import { DEFAULT_LEASE_GRACE_MS, leaseMsFor } from './worker.js';
 
 /**
  * The delivery worker in a thread of its own, for a hub on SQLite.
@@ -25,6 +29,8 @@ import type { WriteGate } from '../store/write-gate.js';
  */
 export interface DeliveryThreadOptions {
   projectDir: string;
+  /** The main thread's current project (for the handoff slots and leases). */
+  project: () => Project;
   env: NodeJS.ProcessEnv;
   database: { path: string; synchronous: SqliteSync; gate: WriteGate };
   worker: { maxInFlight?: number; idlePollMs?: number; leaseGraceMs?: number };
@@ -39,12 +45,20 @@ export interface DeliveryThreadData {
   database: { path: string; synchronous: SqliteSync; gate: SharedArrayBuffer };
   worker: DeliveryThreadOptions['worker'];
   backlogged: SharedArrayBuffer;
+  /** The handoff slots (src/delivery/handoff.ts), shared with this thread's router. */
+  handoff: { systems: string[]; buffer: SharedArrayBuffer };
   logLevel: string;
 }
 
-export type ToThread = { type: 'wake' } | { type: 'reload' } | { type: 'metrics'; id: number } | { type: 'stop' };
+export type ToThread =
+  | { type: 'wake' }
+  | { type: 'reload' }
+  | { type: 'handoff'; deliveries: ClaimedDelivery[] }
+  | { type: 'slots'; systems: string[]; buffer: SharedArrayBuffer }
+  | { type: 'metrics'; id: number }
+  | { type: 'stop' };
 export type FromThread =
-  | { type: 'ready' }
+  | { type: 'ready'; owner: string }
   | { type: 'failed'; message: string; stack?: string }
   | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] }
   | { type: 'stopped' };
@@ -62,15 +76,20 @@ function spawnEntry(options: { workerData: DeliveryThreadData; env: NodeJS.Proce
   return new Worker(script, { ...options, eval: true });
 }
 
-export class DeliveryThread {
+export class DeliveryThread implements HandoffTarget {
   private worker: Worker | undefined;
+  private slots: HandoffSlots;
+  /** The thread's worker's lease owner (it says so when ready). */
+  owner = '';
   private readonly backloggedWord = new Int32Array(new SharedArrayBuffer(4));
   private wakeQueued = false;
   private stopping = false;
   private metricsSeq = 0;
   private readonly metricsWaiters = new Map<number, (m: MetricObjectWithValues<MetricValue<string>>[]) => void>();
 
-  constructor(private readonly o: DeliveryThreadOptions) {}
+  constructor(private readonly o: DeliveryThreadOptions) {
+    this.slots = new HandoffSlots(handoffSystems(o.project()));
+  }
 
   /** Starts the thread; resolves once its worker runs, rejects if it could not start. */
   start(): Promise<void> {
@@ -79,6 +98,7 @@ export class DeliveryThread {
       database: { path: this.o.database.path, synchronous: this.o.database.synchronous, gate: this.o.database.gate.buffer },
       worker: this.o.worker,
       backlogged: this.backloggedWord.buffer as SharedArrayBuffer,
+      handoff: { systems: [...this.slots.systems], buffer: this.slots.buffer },
       logLevel: this.o.log.level,
     };
     const worker = spawnEntry({ workerData: data, env: this.o.env });
@@ -88,6 +108,7 @@ export class DeliveryThread {
       worker.on('message', (m: FromThread) => {
         if (m.type === 'ready') {
           ready = true;
+          this.owner = m.owner;
           resolve();
         } else if (m.type === 'failed') {
           const e = Object.assign(new Error(`delivery thread: ${m.message}`), m.stack ? { stack: m.stack } : {});
@@ -130,9 +151,34 @@ export class DeliveryThread {
     return Atomics.load(this.backloggedWord, 0) === 1;
   }
 
-  /** The project files changed and were validated: the thread loads them too. */
+  /** The project files changed and were validated: the thread loads them too (and new handoff slots if its systems changed). */
   reload(): void {
     this.post({ type: 'reload' });
+    const systems = handoffSystems(this.o.project());
+    if (systems.join('\u0000') !== this.slots.systems.join('\u0000')) {
+      // Fresh slots start with nothing granted: handoffs wait until the thread grants on them.
+      this.slots = new HandoffSlots(systems);
+      this.post({ type: 'slots', systems, buffer: this.slots.buffer });
+    }
+  }
+
+  // HandoffTarget: deliveries of records created here go straight to the thread (src/delivery/handoff.ts).
+
+  leaseMs(flow: string): number {
+    return leaseMsFor(this.o.project(), flow, this.o.worker.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS);
+  }
+
+  take(system: string): boolean {
+    return this.worker !== undefined && this.owner !== '' && this.slots.take(system);
+  }
+
+  giveBack(deliveries: ReadonlyArray<{ system: string }>): void {
+    giveBackAll(this.slots, deliveries);
+  }
+
+  send(deliveries: ClaimedDelivery[]): void {
+    // Taken from these slots; if the thread is gone they wait for their leases to run out.
+    this.post({ type: 'handoff', deliveries });
   }
 
   /** The thread's metrics (delivery counters and histograms), to add to this thread's registry. */

@@ -7,7 +7,8 @@ import { errorMessage } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ChangeListener } from '../records/write.js';
 import type { Db, Queryable } from '../store/db.js';
-import { claimDeliveries, type ClaimedDelivery, type ClaimOptions, type ClaimResult } from '../store/delivery-claim.js';
+import { claimDeliveries, readSystemStates, type ClaimedDelivery, type ClaimOptions, type ClaimResult } from '../store/delivery-claim.js';
+import type { HandoffSlots } from './handoff.js';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { completeDeliveries, type CompleteOutcome } from './complete.js';
 import { executeDelivery, type ExecutionResult } from './execute.js';
@@ -28,7 +29,20 @@ export interface WorkerOptions {
   leaseGraceMs?: number;
   /** Resolves `${secret:…}` in system configs at call time and keeps connectors' tokens (src/secrets/). */
   secrets?: ConnectorSecrets;
+  /** Slots this worker grants for deliveries handed straight to it (src/delivery/handoff.ts). */
+  handoff?: HandoffSlots;
 }
+
+/** How long a lease on a flow's delivery lasts: its timeout, and a grace for the commit of its result. */
+export function leaseMsFor(project: Project, flow: string, graceMs: number): number {
+  return (project.flows.get(flow)?.timeoutMs ?? 10_000) + graceMs;
+}
+
+/** The default grace: a result commits within 5 s of its call ending, or another worker may take the delivery. */
+export const DEFAULT_LEASE_GRACE_MS = 5000;
+
+/** How often the circuits are read again for handoffs (another process may have opened one). */
+const CIRCUIT_REFRESH_MS = 2000;
 
 /**
  * How long a claim waits for a commit to claim in its stead while
@@ -75,15 +89,84 @@ export class DeliveryWorker {
   private readonly limits = new Map<string, AdaptiveLimit>();
   /** Per destination: deliveries of this process from launch until their result is committed. */
   private readonly inFlightBy = new Map<string, number>();
+  private handoffSlots: HandoffSlots | undefined;
+  /** Per destination: handoffs received so far (wrapping, as HandoffSlots counts). */
+  private readonly received = new Map<string, number>();
+  /** Destinations whose circuit is not closed: no handoffs, probes go through claims. Unknown until read at start. */
+  private notClosed: Set<string> | undefined;
+  private circuitRefresh: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: WorkerOptions) {
     this.maxInFlight = o.maxInFlight ?? 256;
+    this.handoffSlots = o.handoff;
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    if (this.handoffSlots) {
+      void this.readCircuits();
+      // Other processes (PostgreSQL) open and close circuits too.
+      this.circuitRefresh = setInterval(() => void this.readCircuits(), CIRCUIT_REFRESH_MS);
+      this.circuitRefresh.unref();
+    }
+  }
+
+  /** New slots (the project's systems changed): grants start again from what this worker holds. */
+  setHandoffSlots(slots: HandoffSlots): void {
+    this.handoffSlots = slots;
+    this.received.clear();
+    this.regrant();
+  }
+
+  /**
+   * Deliveries handed straight to this worker, committed leased to it
+   * (src/delivery/handoff.ts): they run like claimed ones. A worker that is
+   * not running leaves them; their leases run out and a claim takes them.
+   */
+  accept(deliveries: readonly ClaimedDelivery[]): void {
+    if (!this.running) return;
+    const project = this.o.project();
+    for (const d of deliveries) {
+      this.received.set(d.system, ((this.received.get(d.system) ?? 0) + 1) | 0);
+      this.o.metrics.handoffs.inc({ system: d.system });
+      this.launch(d, project);
+    }
+    this.regrant();
+  }
+
+  /** The systems whose circuit is not closed, from the database (once at start; completions and claims keep it since). */
+  private async readCircuits(): Promise<void> {
+    try {
+      const states = await readSystemStates(this.o.db, false);
+      this.notClosed = new Set([...states.values()].filter((s) => s.circuit !== 'closed').map((s) => s.system));
+    } catch (e) {
+      this.o.log.warn({ err: errorMessage(e) }, 'reading circuit states failed; deliveries are claimed, not handed off');
+      return;
+    }
+    this.regrant();
+  }
+
+  /**
+   * Grants each system's handoff slots: what it can take now under its
+   * adaptive limit and this worker's room, none while its circuit is not
+   * closed or before the circuits are known.
+   */
+  private regrant(): void {
+    const slots = this.handoffSlots;
+    if (!slots) return;
+    const project = this.o.project();
+    for (const system of slots.systems) {
+      const received = this.received.get(system) ?? 0;
+      const cfg = project.systems.get(system)?.delivery;
+      if (!this.running || !cfg || !this.notClosed || this.notClosed.has(system)) {
+        slots.grant(system, received, 0);
+        continue;
+      }
+      const limit = Math.min(cfg.concurrency, this.limitOf(system).limit);
+      slots.grant(system, received, Math.min(limit - (this.inFlightBy.get(system) ?? 0), this.maxInFlight - this.inFlight));
+    }
   }
 
   /** New deliveries were queued, or a lane was freed: look now. */
@@ -95,6 +178,8 @@ export class DeliveryWorker {
   /** Stops claiming, waits for the deliveries in flight, and commits their results. */
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.circuitRefresh);
+    this.regrant();
     this.wake?.();
     await this.loop;
     while (this.inFlight > 0 || this.results.length > 0 || this.committing) {
@@ -159,14 +244,14 @@ export class DeliveryWorker {
         return [s.name, { ...s.delivery, concurrency: Math.min(s.delivery.concurrency, this.limitOf(s.name).limit) }] as const;
       }),
     );
-    const grace = this.o.leaseGraceMs ?? 5000;
+    const grace = this.o.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS;
     return {
       now: Date.now,
       limit: Math.min(room, 500),
       owner: this.owner,
       systems,
       destinations: destinationsOf(project),
-      leaseMs: (flow) => (project.flows.get(flow)?.timeoutMs ?? 10_000) + grace,
+      leaseMs: (flow) => leaseMsFor(project, flow, grace),
     };
   }
 
@@ -186,7 +271,10 @@ export class DeliveryWorker {
   private started(r: ClaimResult, project: Project): void {
     this.lastClaimFull = r.full;
     if (r.superseded) this.o.metrics.deliveries.inc({ system: '(any)', flow: '(any)', outcome: 'superseded' }, r.superseded);
+    // A system probing its circuit takes no handoffs until the probe's result closes it.
+    for (const system of r.probing) this.notClosed?.add(system);
     for (const d of r.claimed) this.launch(d, project);
+    this.regrant();
   }
 
   private limitOf(system: string): AdaptiveLimit {
@@ -213,6 +301,7 @@ export class DeliveryWorker {
       else this.inFlightBy.set(system, inUse - results.length);
     }
     this.inFlight -= batch.length;
+    this.regrant();
   }
 
   private launch(d: ClaimedDelivery, project: Project): void {
@@ -303,7 +392,14 @@ export class DeliveryWorker {
       }
     }
     if (outcome.lostLeases) this.o.log.warn({ count: outcome.lostLeases }, 'delivery results dropped: their leases had expired and another worker took over');
-    for (const s of outcome.circuitsOpened) this.o.log.warn({ system: s }, 'circuit opened');
-    for (const s of outcome.circuitsClosed) this.o.log.info({ system: s }, 'circuit closed');
+    for (const s of outcome.circuitsOpened) {
+      this.notClosed?.add(s);
+      this.o.log.warn({ system: s }, 'circuit opened');
+    }
+    for (const s of outcome.circuitsClosed) {
+      this.notClosed?.delete(s);
+      this.o.log.info({ system: s }, 'circuit closed');
+    }
+    if (outcome.circuitsOpened.length + outcome.circuitsClosed.length > 0) this.regrant();
   }
 }

@@ -34,6 +34,10 @@ export interface InlineNormalizer<Prepared = unknown> {
   accepts(q: Queryable): Promise<boolean>;
   /** `prepared` covers the messages given to `prepare`; `indexes[i]` is the one `messages[i]` was. Returns whether they were normalized. */
   normalize(q: Queryable, messages: WrittenMessage[], prepared: Prepared, indexes: number[]): Promise<boolean>;
+  /** After the transaction committed (what it handed to the delivery worker goes now). */
+  committed(prepared: Prepared): void;
+  /** The transaction failed: nothing of it was written. */
+  aborted(prepared: Prepared): void;
 }
 
 export interface InboxWriterOptions {
@@ -109,6 +113,7 @@ export class InboxWriter {
     if (batch.length === 0) return;
     let results: Accepted[];
     let normalized = 0;
+    let prepared: unknown;
     try {
       // Repeats of one event inside the same batch: the first one wins, the others are its duplicates.
       const unique: NewInboxMessage[] = [];
@@ -130,7 +135,7 @@ export class InboxWriter {
       // One transaction, a few multi-row INSERTs (and the new messages' records, when normalizing here:
       // their mappings run first, outside the transaction, which on SQLite holds the one write lock).
       const inline = this.options.inline;
-      const prepared = inline?.expects() ? await inline.prepare(unique) : undefined;
+      prepared = inline?.expects() ? await inline.prepare(unique) : undefined;
       const inserted = await this.db.tx(async (q) => {
         const now = prepared !== undefined && (await inline?.accepts(q)) ? Date.now() : undefined;
         const rows = await insertInboxBatch(q, unique, now === undefined ? {} : { processedAt: now });
@@ -153,9 +158,11 @@ export class InboxWriter {
         return repeat[i] ? { ...a, duplicate: true } : a;
       });
     } catch (e) {
+      if (prepared !== undefined) this.options.inline?.aborted(prepared);
       for (const w of batch) w.reject(e);
       return;
     }
+    if (prepared !== undefined) this.options.inline?.committed(prepared);
     batch.forEach((w, i) => w.resolve(results[i] as Accepted));
     let fresh = 0;
     for (const r of results) if (!r.duplicate) fresh++;

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Project } from '../config/load.js';
 import { errorMessage, isCausewayError } from '../errors.js';
 import { applyWrite, type ChangeListener, type WriteOutcome } from '../records/write.js';
+import type { HandoffTarget } from '../delivery/handoff.js';
 import type { Db, Queryable } from '../store/db.js';
+import type { ClaimedDelivery } from '../store/delivery-claim.js';
 import { claimReceived, hasReceived, markFailed, markProcessed, markReceived } from '../store/inbox.js';
 import { findByExternalId } from '../store/records.js';
 import { mapMessage, precomputeCreated, type Mapped, type MessageToMap, type PreparedItem } from './prepare.js';
@@ -19,6 +21,13 @@ export interface NormalizerOptions {
   project: () => Project;
   log: Logger;
   onChange?: ChangeListener;
+  /**
+   * This process's delivery worker, when deliveries of records created here
+   * may go straight to it (src/delivery/handoff.ts): the normalizer sends
+   * them once its transaction commits, and gives their slots back if it
+   * does not.
+   */
+  handoff?: () => HandoffTarget | undefined;
   /** The most messages one transaction normalizes (default 200). */
   batchSize?: number;
   /**
@@ -67,6 +76,8 @@ class MessageFailure extends Error {}
 export interface InlineBatch {
   project: Project;
   mapped: Mapped[];
+  /** Deliveries handed off in intake's transaction, sent when it commits (`inlineCommitted`). */
+  handoffs: ClaimedDelivery[];
 }
 
 /**
@@ -112,6 +123,11 @@ export class Normalizer {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+  }
+
+  /** Whether the background loop runs (start() without stop()). */
+  get isRunning(): boolean {
+    return this.running;
   }
 
   /** Something was committed to the inbox: look now rather than at the next poll. */
@@ -167,23 +183,28 @@ export class Normalizer {
     const project = this.options.project();
     const limit = this.options.batchSize ?? 200;
     const budget = options.budgetMs ?? Infinity;
+    const handoffs: ClaimedDelivery[] = [];
     this.busy = true;
     try {
-      await this.processBatchTx(stats, project, limit, budget);
+      await this.processBatchTx(stats, project, limit, budget, handoffs);
+    } catch (e) {
+      this.options.handoff?.()?.giveBack(handoffs);
+      throw e;
     } finally {
       this.busy = false;
     }
+    if (handoffs.length > 0) this.options.handoff?.()?.send(handoffs);
     if (stats.processed + stats.failed > 0) this.options.onBatch?.(stats);
     return stats;
   }
 
-  private async processBatchTx(stats: NormalizeStats, project: Project, limit: number, budget: number): Promise<void> {
+  private async processBatchTx(stats: NormalizeStats, project: Project, limit: number, budget: number, handoffs: ClaimedDelivery[]): Promise<void> {
     await this.options.db.tx(async (q) => {
       const started = performance.now();
       for (;;) {
         const want = Math.min(CLAIM_CHUNK, limit - stats.processed - stats.failed);
         const messages = await claimReceived(q, want);
-        await this.normalizeMessages(q, messages, project, stats);
+        await this.normalizeMessages(q, messages, project, stats, { handoffs });
         this.drained = messages.length < want;
         if (messages.length < want || stats.processed + stats.failed >= limit || performance.now() - started >= budget) break;
       }
@@ -202,18 +223,23 @@ export class Normalizer {
     messages: readonly MessageToNormalize[],
     project: Project,
     stats: NormalizeStats,
-    prepared: { mapped?: readonly Mapped[]; preMarked?: boolean } = {},
+    prepared: { mapped?: readonly Mapped[]; preMarked?: boolean; handoffs?: ClaimedDelivery[] } = {},
   ): Promise<void> {
     const processed: number[] = [];
+    const target = prepared.handoffs ? this.options.handoff?.() : undefined;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
       const now = Date.now();
+      // This message's handed-off deliveries: kept if its writes are, given back if they roll back.
+      const handoffs: ClaimedDelivery[] | undefined = target ? [] : undefined;
       try {
-        const outcomes = await this.normalizeOne(q, m, project, prepared.mapped?.[i]);
+        const outcomes = await this.normalizeOne(q, m, project, prepared.mapped?.[i], handoffs);
         for (const o of outcomes) stats.outcomes[o.outcome] = (stats.outcomes[o.outcome] ?? 0) + 1;
         processed.push(m.id);
         stats.processed++;
+        if (handoffs) prepared.handoffs?.push(...handoffs);
       } catch (e) {
+        if (handoffs) target?.giveBack(handoffs);
         if (!(e instanceof MessageFailure)) throw e;
         await markFailed(q, m.id, e.message, now, { counted: prepared.preMarked === true });
         stats.failed++;
@@ -236,7 +262,7 @@ export class Normalizer {
     const project = this.options.project();
     const mapped: Mapped[] = [];
     for (const m of messages) mapped.push(precomputeCreated(await mapMessage(m, project), project));
-    return { project, mapped };
+    return { project, mapped, handoffs: [] };
   }
 
   /**
@@ -272,9 +298,10 @@ export class Normalizer {
     const stats: NormalizeStats = { processed: 0, failed: 0, outcomes: {} };
     await q.run('SAVEPOINT normalize_inline');
     try {
-      await this.normalizeMessages(q, messages, batch.project, stats, { mapped: batch.mapped, preMarked: true });
+      await this.normalizeMessages(q, messages, batch.project, stats, { mapped: batch.mapped, preMarked: true, handoffs: batch.handoffs });
       await q.run('RELEASE SAVEPOINT normalize_inline');
     } catch (e) {
+      this.options.handoff?.()?.giveBack(batch.handoffs.splice(0));
       await q.run('ROLLBACK TO SAVEPOINT normalize_inline');
       await q.run('RELEASE SAVEPOINT normalize_inline');
       await markReceived(q, messages.map((m) => m.id));
@@ -286,7 +313,17 @@ export class Normalizer {
     return true;
   }
 
-  private async normalizeOne(q: Queryable, m: MessageToNormalize, project: Project, prepared?: Mapped): Promise<WriteOutcome[]> {
+  /** Intake's transaction committed: the deliveries handed off in it go to the worker. */
+  inlineCommitted(batch: InlineBatch): void {
+    if (batch.handoffs.length > 0) this.options.handoff?.()?.send(batch.handoffs.splice(0));
+  }
+
+  /** Intake's transaction failed: nothing of it was written; the handed-off deliveries' slots come back. */
+  inlineAborted(batch: InlineBatch): void {
+    if (batch.handoffs.length > 0) this.options.handoff?.()?.giveBack(batch.handoffs.splice(0));
+  }
+
+  private async normalizeOne(q: Queryable, m: MessageToNormalize, project: Project, prepared?: Mapped, handoffs?: ClaimedDelivery[]): Promise<WriteOutcome[]> {
     const mapped = prepared ?? (await mapMessage(m, project));
     if (!mapped.ok) throw new MessageFailure(mapped.failure);
     const items = mapped.items;
@@ -296,7 +333,7 @@ export class Normalizer {
     const guarded = items.length > 1;
     if (guarded) await q.run('SAVEPOINT normalize_message');
     try {
-      const outcomes = await this.writeItems(q, m, project, items);
+      const outcomes = await this.writeItems(q, m, project, items, handoffs);
       if (guarded) await q.run('RELEASE SAVEPOINT normalize_message');
       return outcomes;
     } catch (e) {
@@ -308,7 +345,7 @@ export class Normalizer {
     }
   }
 
-  private async writeItems(q: Queryable, m: MessageToNormalize, project: Project, items: readonly PreparedItem[]): Promise<WriteOutcome[]> {
+  private async writeItems(q: Queryable, m: MessageToNormalize, project: Project, items: readonly PreparedItem[], handoffs?: ClaimedDelivery[]): Promise<WriteOutcome[]> {
     const outcomes: WriteOutcome[] = [];
     for (const item of items) {
       const data = { ...item.data };
@@ -321,7 +358,7 @@ export class Normalizer {
           await applyWrite(
             q,
             { entity: item.entity, system: m.system, externalId: item.externalId, data, delete: item.delete, traceId: m.traceId, inboxId: m.id, created: item.created },
-            { ownership: project.ownership, onChange: this.options.onChange },
+            { ownership: project.ownership, onChange: this.options.onChange, handoffs },
           ),
         );
       } catch (e) {

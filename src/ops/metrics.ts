@@ -40,6 +40,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['system', 'flow', 'outcome'] as const,
       registers: [registry],
     }),
+    handoffs: new Counter({
+      name: 'causeway_delivery_handoffs_total',
+      help: 'Deliveries that went straight from routing to this process\'s worker, already leased, instead of being claimed (src/delivery/handoff.ts), by system',
+      labelNames: ['system'] as const,
+      registers: [registry],
+    }),
     deadLetters: new Counter({
       name: 'causeway_dead_letters_total',
       help: 'Deliveries that became dead letters, by system and flow',

@@ -3,6 +3,7 @@ import type { Ownership } from '../config/load.js';
 import { CausewayError } from '../errors.js';
 import { recordId } from '../ids.js';
 import type { Queryable } from '../store/db.js';
+import type { ClaimedDelivery } from '../store/delivery-claim.js';
 import {
   findByExternalId,
   getRecord,
@@ -46,17 +47,30 @@ export type WriteOutcome =
   | { outcome: 'unchanged'; recordId: string; version: number }
   | { outcome: 'refused'; recordId: string | null; reason: string };
 
+/** A new record version's change, as listeners see it. */
+export interface ChangeEvent {
+  id: number;
+  kind: ChangeKind;
+  system: string;
+  traceId: string;
+  at: number;
+  /**
+   * Where the router puts deliveries it hands off to this process's worker
+   * (src/delivery/handoff.ts), for the writer to send once its transaction
+   * commits. Absent: the writer does not hand off; everything is queued.
+   */
+  handoffs?: ClaimedDelivery[] | undefined;
+}
+
 /** Called in the same transaction as every new record version (the router hooks in here). */
-export type ChangeListener = (
-  q: Queryable,
-  change: { id: number; kind: ChangeKind; system: string; traceId: string; at: number },
-  record: StoredRecord,
-) => Promise<void>;
+export type ChangeListener = (q: Queryable, change: ChangeEvent, record: StoredRecord) => Promise<void>;
 
 export interface WriteContext {
   ownership: Ownership;
   onChange?: ChangeListener | undefined;
   now?: () => number;
+  /** Collects handed-off deliveries (ChangeEvent.handoffs). */
+  handoffs?: ClaimedDelivery[] | undefined;
 }
 
 /**
@@ -178,7 +192,7 @@ async function finish(q: Queryable, w: RecordWrite, ctx: WriteContext, record: S
     inboxId: w.inboxId,
     at: now,
   });
-  if (ctx.onChange) await ctx.onChange(q, { id: changeId, kind, system: w.system, traceId: w.traceId, at: now }, record);
+  if (ctx.onChange) await ctx.onChange(q, { id: changeId, kind, system: w.system, traceId: w.traceId, at: now, handoffs: ctx.handoffs }, record);
   return { outcome: kind, recordId: record.id, version: record.version, changeId };
 }
 

@@ -100,12 +100,17 @@ export interface NewDelivery {
    * superseding UPDATE, one statement per routed change.
    */
   supersede?: boolean;
+  /** Inserted already leased to this process's worker, for this long (a handoff, src/delivery/handoff.ts). */
+  leasedTo?: { owner: string; until: number };
 }
 
 const SUPERSEDE = `UPDATE deliveries SET status = 'superseded', updated_at = ?
   WHERE record_id = ? AND flow = ? AND status IN ('pending', 'retrying') AND version <= ?`;
 const INSERT = `INSERT INTO deliveries (flow, system, record_id, entity, version, change_id, trace_id, status, attempts, next_at, idempotency_key, cause, created_at, updated_at, backfill_id)
   VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?) RETURNING id`;
+/** As a claim leaves a row: leased, its first attempt counted, due back when the lease ends. */
+const INSERT_LEASED = `INSERT INTO deliveries (flow, system, record_id, entity, version, change_id, trace_id, status, attempts, next_at, idempotency_key, cause, created_at, updated_at, backfill_id, lease_owner)
+  VALUES (?, ?, ?, ?, ?, ?, ?, 'leased', 1, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
 
 /**
  * Queues one delivery in the caller's transaction. Deliveries of older
@@ -115,7 +120,7 @@ const INSERT = `INSERT INTO deliveries (flow, system, record_id, entity, version
  */
 export async function enqueueDelivery(q: Queryable, d: NewDelivery): Promise<number> {
   if (d.supersede !== false) await q.run(SUPERSEDE, [d.at, d.recordId, d.flow, d.version]);
-  const row = await q.get<{ id: number }>(INSERT, [
+  const params: Param[] = [
     d.flow,
     d.system,
     d.recordId,
@@ -123,13 +128,15 @@ export async function enqueueDelivery(q: Queryable, d: NewDelivery): Promise<num
     d.version,
     d.changeId,
     d.traceId,
-    d.at,
+    d.leasedTo?.until ?? d.at,
     idempotencyKey(d.flow, d.recordId, d.version),
     d.cause,
     d.at,
     d.at,
     d.backfillId ?? null,
-  ]);
+  ];
+  if (d.leasedTo) params.push(d.leasedTo.owner);
+  const row = await q.get<{ id: number }>(d.leasedTo ? INSERT_LEASED : INSERT, params);
   if (!row) throw new Error('delivery insert returned no id');
   return row.id;
 }

@@ -102,7 +102,10 @@ for (const dialect of DIALECTS) {
       const res = await t.hub.app.inject({ method: 'POST', headers: t.auth, url: '/v1/flows/customer-to-erp/rerun', payload: { since } });
       assert.equal(res.statusCode, 202);
       assert.equal((res.json() as { queued: number }).queued, 2);
-      const got = await erp.waitFor(2);
+      const got = await erp.waitFor(2).catch(async (e: unknown) => {
+        const rows = await t.hub.db.all('SELECT id, record_id, status, attempts, next_at, lease_owner, cause, last_error FROM deliveries ORDER BY id');
+        throw new Error(`${String(e)}; now ${Date.now()}; deliveries: ${JSON.stringify(rows)}; logs: ${t.logs.slice(-15).join('')}`);
+      });
       assert.deepEqual(got.map((r) => (r.body as { name: string }).name), ['Ada', 'Ada']);
       assert.deepEqual(
         got.map((r) => r.headers['idempotency-key']).sort(),
