@@ -102,6 +102,58 @@ export class HandoffSlots {
   }
 }
 
+/**
+ * The worker's side of the slots: the handoffs it received, which
+ * destinations' circuits are not closed, and what it grants. `regrant` is
+ * given, per system, how many more the worker can take now.
+ */
+export class HandoffGrants {
+  private slots: HandoffSlots | undefined;
+  /** Per destination: handoffs received so far (wrapping, as HandoffSlots counts). */
+  private readonly received = new Map<string, number>();
+  /** Destinations whose circuit is not closed. Unknown (nothing granted) until the circuits are read. */
+  private notClosed: Set<string> | undefined;
+
+  constructor(slots: HandoffSlots | undefined) {
+    this.slots = slots;
+  }
+
+  get enabled(): boolean {
+    return this.slots !== undefined;
+  }
+
+  /** New slots (the project's systems changed): counting starts again. */
+  setSlots(slots: HandoffSlots): void {
+    this.slots = slots;
+    this.received.clear();
+  }
+
+  receivedOne(system: string): void {
+    this.received.set(system, ((this.received.get(system) ?? 0) + 1) | 0);
+  }
+
+  /** The circuits as stored: the systems whose circuit is not closed. */
+  circuits(notClosed: Iterable<string>): void {
+    this.notClosed = new Set(notClosed);
+  }
+
+  /** A circuit opened or started probing (no handoffs), or closed. */
+  circuit(system: string, closed: boolean): void {
+    if (closed) this.notClosed?.delete(system);
+    else this.notClosed?.add(system);
+  }
+
+  /** Grants each system `free(system)` more than received, none while its circuit is not closed or unknown. */
+  regrant(free: (system: string) => number): void {
+    const slots = this.slots;
+    if (!slots) return;
+    for (const system of slots.systems) {
+      const received = this.received.get(system) ?? 0;
+      slots.grant(system, received, !this.notClosed || this.notClosed.has(system) ? 0 : free(system));
+    }
+  }
+}
+
 /** Returns the slots of deliveries that will not be sent, per system. */
 export function giveBackAll(slots: HandoffSlots, deliveries: ReadonlyArray<{ system: string }>): void {
   const bySystem = new Map<string, number>();

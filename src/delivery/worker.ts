@@ -8,7 +8,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { ChangeListener } from '../records/write.js';
 import type { Db, Queryable } from '../store/db.js';
 import { claimDeliveries, readSystemStates, type ClaimedDelivery, type ClaimOptions, type ClaimResult } from '../store/delivery-claim.js';
-import type { HandoffSlots } from './handoff.js';
+import { HandoffGrants, type HandoffSlots } from './handoff.js';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { completeDeliveries, type CompleteOutcome } from './complete.js';
 import { executeDelivery, type ExecutionResult } from './execute.js';
@@ -89,23 +89,20 @@ export class DeliveryWorker {
   private readonly limits = new Map<string, AdaptiveLimit>();
   /** Per destination: deliveries of this process from launch until their result is committed. */
   private readonly inFlightBy = new Map<string, number>();
-  private handoffSlots: HandoffSlots | undefined;
-  /** Per destination: handoffs received so far (wrapping, as HandoffSlots counts). */
-  private readonly received = new Map<string, number>();
-  /** Destinations whose circuit is not closed: no handoffs, probes go through claims. Unknown until read at start. */
-  private notClosed: Set<string> | undefined;
+  /** Slots for deliveries handed straight to this worker (src/delivery/handoff.ts). */
+  private readonly grants: HandoffGrants;
   private circuitRefresh: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: WorkerOptions) {
     this.maxInFlight = o.maxInFlight ?? 256;
-    this.handoffSlots = o.handoff;
+    this.grants = new HandoffGrants(o.handoff);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
-    if (this.handoffSlots) {
+    if (this.grants.enabled) {
       void this.readCircuits();
       // Other processes (PostgreSQL) open and close circuits too.
       this.circuitRefresh = setInterval(() => void this.readCircuits(), CIRCUIT_REFRESH_MS);
@@ -115,8 +112,7 @@ export class DeliveryWorker {
 
   /** New slots (the project's systems changed): grants start again from what this worker holds. */
   setHandoffSlots(slots: HandoffSlots): void {
-    this.handoffSlots = slots;
-    this.received.clear();
+    this.grants.setSlots(slots);
     this.regrant();
   }
 
@@ -129,7 +125,7 @@ export class DeliveryWorker {
     if (!this.running) return;
     const project = this.o.project();
     for (const d of deliveries) {
-      this.received.set(d.system, ((this.received.get(d.system) ?? 0) + 1) | 0);
+      this.grants.receivedOne(d.system);
       this.o.metrics.handoffs.inc({ system: d.system });
       this.launch(d, project);
     }
@@ -140,7 +136,7 @@ export class DeliveryWorker {
   private async readCircuits(): Promise<void> {
     try {
       const states = await readSystemStates(this.o.db, false);
-      this.notClosed = new Set([...states.values()].filter((s) => s.circuit !== 'closed').map((s) => s.system));
+      this.grants.circuits([...states.values()].filter((s) => s.circuit !== 'closed').map((s) => s.system));
     } catch (e) {
       this.o.log.warn({ err: errorMessage(e) }, 'reading circuit states failed; deliveries are claimed, not handed off');
       return;
@@ -148,25 +144,15 @@ export class DeliveryWorker {
     this.regrant();
   }
 
-  /**
-   * Grants each system's handoff slots: what it can take now under its
-   * adaptive limit and this worker's room, none while its circuit is not
-   * closed or before the circuits are known.
-   */
+  /** Grants each system's handoff slots: what it can take now under its adaptive limit and this worker's room. */
   private regrant(): void {
-    const slots = this.handoffSlots;
-    if (!slots) return;
     const project = this.o.project();
-    for (const system of slots.systems) {
-      const received = this.received.get(system) ?? 0;
+    this.grants.regrant((system) => {
       const cfg = project.systems.get(system)?.delivery;
-      if (!this.running || !cfg || !this.notClosed || this.notClosed.has(system)) {
-        slots.grant(system, received, 0);
-        continue;
-      }
+      if (!this.running || !cfg) return 0;
       const limit = Math.min(cfg.concurrency, this.limitOf(system).limit);
-      slots.grant(system, received, Math.min(limit - (this.inFlightBy.get(system) ?? 0), this.maxInFlight - this.inFlight));
-    }
+      return Math.min(limit - (this.inFlightBy.get(system) ?? 0), this.maxInFlight - this.inFlight);
+    });
   }
 
   /** New deliveries were queued, or a lane was freed: look now. */
@@ -272,7 +258,7 @@ export class DeliveryWorker {
     this.lastClaimFull = r.full;
     if (r.superseded) this.o.metrics.deliveries.inc({ system: '(any)', flow: '(any)', outcome: 'superseded' }, r.superseded);
     // A system probing its circuit takes no handoffs until the probe's result closes it.
-    for (const system of r.probing) this.notClosed?.add(system);
+    for (const system of r.probing) this.grants.circuit(system, false);
     for (const d of r.claimed) this.launch(d, project);
     this.regrant();
   }
@@ -393,11 +379,11 @@ export class DeliveryWorker {
     }
     if (outcome.lostLeases) this.o.log.warn({ count: outcome.lostLeases }, 'delivery results dropped: their leases had expired and another worker took over');
     for (const s of outcome.circuitsOpened) {
-      this.notClosed?.add(s);
+      this.grants.circuit(s, false);
       this.o.log.warn({ system: s }, 'circuit opened');
     }
     for (const s of outcome.circuitsClosed) {
-      this.notClosed?.delete(s);
+      this.grants.circuit(s, true);
       this.o.log.info({ system: s }, 'circuit closed');
     }
     if (outcome.circuitsOpened.length + outcome.circuitsClosed.length > 0) this.regrant();
