@@ -1,7 +1,7 @@
 import type { Project } from '../config/load.js';
 import type { Flow } from '../flows/compile.js';
 import type { ChangeListener } from '../records/write.js';
-import { enqueueDelivery, idempotencyKey } from '../store/deliveries.js';
+import { enqueueDelivery, idempotencyKey, type NewDelivery } from '../store/deliveries.js';
 import type { ClaimedDelivery } from '../store/delivery-claim.js';
 import type { HandoffTarget } from './handoff.js';
 import { errorMessage } from '../errors.js';
@@ -54,23 +54,24 @@ export function createRouter(project: () => Project, onQueued: () => void = () =
           filterError = `filter failed: ${errorMessage(e)}`;
         }
       }
+      const delivery: NewDelivery = {
+        flow: flow.name,
+        system: flow.system,
+        recordId: record.id,
+        entity: record.entity,
+        version: record.version,
+        changeId: change.id,
+        traceId: change.traceId,
+        cause: 'change',
+        at: change.at,
+        // A record created in this transaction has a fresh id: nothing of it is queued yet.
+        supersede: !(change.kind === 'created' && record.version === 1),
+      };
       if (target && !filterError && change.handoffs && target.take(flow.system)) {
         const leaseUntil = change.at + target.leaseMs(flow.name);
         let id: number;
         try {
-          id = await enqueueDelivery(q, {
-            flow: flow.name,
-            system: flow.system,
-            recordId: record.id,
-            entity: record.entity,
-            version: record.version,
-            changeId: change.id,
-            traceId: change.traceId,
-            cause: 'change',
-            at: change.at,
-            supersede: false,
-            leasedTo: { owner: target.owner, until: leaseUntil },
-          });
+          id = await enqueueDelivery(q, { ...delivery, leasedTo: { owner: target.owner, until: leaseUntil } });
         } catch (e) {
           target.giveBack([{ system: flow.system }]);
           throw e;
@@ -94,19 +95,7 @@ export function createRouter(project: () => Project, onQueued: () => void = () =
         });
         continue;
       }
-      const id = await enqueueDelivery(q, {
-        flow: flow.name,
-        system: flow.system,
-        recordId: record.id,
-        entity: record.entity,
-        version: record.version,
-        changeId: change.id,
-        traceId: change.traceId,
-        cause: 'change',
-        at: change.at,
-        // A record created in this transaction has a fresh id: nothing of it is queued yet.
-        supersede: !(change.kind === 'created' && record.version === 1),
-      });
+      const id = await enqueueDelivery(q, delivery);
       if (filterError) await markDeadAtOnce(q, id, filterError, change.at);
       else queued++;
     }

@@ -1,3 +1,4 @@
+import type { MessageToNormalize } from '../normalize/normalizer.js';
 import type { Db, Queryable } from '../store/db.js';
 import { insertInboxBatch, type NewInboxMessage } from '../store/inbox.js';
 
@@ -12,15 +13,6 @@ export interface IntakeMessage extends NewInboxMessage {
   payload?: unknown;
 }
 
-/** A message just written to the inbox, in the transaction that wrote it. */
-export interface WrittenMessage {
-  id: number;
-  system: string;
-  topic: string;
-  traceId: string;
-  body: string;
-  payload?: unknown;
-}
 
 /**
  * Normalizing at intake (the normalizer's inline methods): prepared before
@@ -33,7 +25,7 @@ export interface InlineNormalizer<Prepared = unknown> {
   /** In the transaction, before the write: whether the messages are normalized in it. */
   accepts(q: Queryable): Promise<boolean>;
   /** `prepared` covers the messages given to `prepare`; `indexes[i]` is the one `messages[i]` was. Returns whether they were normalized. */
-  normalize(q: Queryable, messages: WrittenMessage[], prepared: Prepared, indexes: number[]): Promise<boolean>;
+  normalize(q: Queryable, messages: MessageToNormalize[], prepared: Prepared, indexes: number[]): Promise<boolean>;
   /** After the transaction committed (what it handed to the delivery worker goes now). */
   committed(prepared: Prepared): void;
   /** The transaction failed: nothing of it was written. */
@@ -141,7 +133,7 @@ export class InboxWriter {
         const rows = await insertInboxBatch(q, unique, now === undefined ? {} : { processedAt: now });
         normalized = 0;
         if (inline && now !== undefined) {
-          const written: WrittenMessage[] = [];
+          const written: MessageToNormalize[] = [];
           const indexes: number[] = [];
           rows.forEach((r, i) => {
             if (r.duplicate) return;

@@ -196,6 +196,24 @@ function numberToNumber(f: (n: number) => number): Builtin {
   };
 }
 
+/** jsonata's `$substringBefore` / `$substringAfter`: the text before or after the first separator, or all of it. */
+function substringAround(side: 'before' | 'after'): Builtin {
+  return {
+    min: 2,
+    max: 2,
+    call([v, c]) {
+      const str = stringArg(v);
+      const chars = stringArg(c);
+      if (str === undefined) return undefined;
+      // The interpreter searches for the text "undefined" then (and fails after it): left to it.
+      if (chars === undefined) bail('$substringBefore/$substringAfter without a separator');
+      const pos = str.indexOf(chars);
+      if (pos === -1) return str;
+      return side === 'before' ? str.substring(0, pos) : str.substring(pos + chars.length);
+    },
+  };
+}
+
 /** jsonata's `$trim`: whitespace runs become one space, none at either end. */
 function trim(str: string): string {
   let result = str.replace(/[ \t\n\r]+/gm, ' ');
@@ -285,36 +303,8 @@ const FAST: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
       },
     },
   ],
-  [
-    'substringBefore',
-    {
-      min: 2,
-      max: 2,
-      call([v, c]) {
-        const str = stringArg(v);
-        const chars = stringArg(c);
-        if (str === undefined) return undefined;
-        if (chars === undefined) bail('$substringBefore without a separator');
-        const pos = str.indexOf(chars);
-        return pos > -1 ? str.substring(0, pos) : str;
-      },
-    },
-  ],
-  [
-    'substringAfter',
-    {
-      min: 2,
-      max: 2,
-      call([v, c]) {
-        const str = stringArg(v);
-        const chars = stringArg(c);
-        if (str === undefined) return undefined;
-        if (chars === undefined) bail('$substringAfter without a separator');
-        const pos = str.indexOf(chars);
-        return pos > -1 ? str.substring(pos + chars.length) : str;
-      },
-    },
-  ],
+  ['substringBefore', substringAround('before')],
+  ['substringAfter', substringAround('after')],
   [
     'contains',
     {
