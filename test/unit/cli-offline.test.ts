@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { timeOption, UsageError } from '../../src/cli/args.js';
 import { parseTarget } from '../../src/cli/commands/trace.js';
+import { mappingSummary } from '../../src/cli/commands/validate.js';
 import { diff, formatDiff } from '../../src/cli/flow-tests/diff.js';
 import { readTestFile } from '../../src/cli/flow-tests/format.js';
 import { loadProject } from '../../src/config/load.js';
@@ -145,3 +146,26 @@ test('previewRequest: a webhook without a url cannot be sent; unknown kinds have
   assert.equal(missing?.ok, false);
 });
 
+
+test('validate says which mappings run compiled and why the others run in the interpreter', () => {
+  const p = tempProject(
+    `version: 1
+systems:
+  shop:
+    kind: webhook
+    auth: { api_key: shop-key-0123456789abcdef0 }
+    topics:
+      orders: { mapping: mappings/order.jsonata }
+      skus: { mapping: '{ "entity": "product", "external_id": sku, "data": { "sku": sku, "name": $join($map(names, function($n) { $uppercase($n) }), " ") } }' }
+`,
+    { 'mappings/order.jsonata': '{ "entity": "order", "external_id": $string(id), "data": { "total": $sum(lines.(qty * price)) } }' },
+  );
+  try {
+    const summary = mappingSummary(loadProject(p.dir));
+    assert.equal(summary.compiled, 1);
+    assert.equal(summary.interpreted.length, 1);
+    assert.match(summary.interpreted[0]?.why ?? '', /lambda|\$map/);
+  } finally {
+    p.cleanup();
+  }
+});

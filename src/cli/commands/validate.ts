@@ -4,6 +4,7 @@ import { ConfigError, loadProject, type ConfigProblem, type Project } from '../.
 import { closeConnectors, getConnector } from '../../connectors/registry.js';
 import type { CheckResult } from '../../connectors/types.js';
 import { errorMessage } from '../../errors.js';
+import type { Mapping } from '../../mapping/index.js';
 import { openSecretsOffline } from '../../secrets/offline.js';
 import { configSecretNames } from '../../secrets/refs.js';
 import type { OpenedSystem } from '../../secrets/runtime.js';
@@ -17,13 +18,15 @@ const HELP = `Usage: causeway validate [options]
 Loads and checks the project: the schema of causeway.yaml, references
 between systems, flows and actions, every JSONata mapping compiles, every
 \${env:…} resolves, every \${secret:…} sits in a connector's secret field.
-Prints every problem at once, each with its file and line.
+Prints every problem at once, each with its file and line, and which
+mappings run compiled to JavaScript (the rest run in the JSONata
+interpreter, with the same results, and the reason is shown).
 
 Options:
 ${PROJECT_HELP}
   --check-connections   also try each system's reachability and credentials
   --timeout SECONDS     per system for --check-connections (default 10)
-  --json          the result as JSON: { valid, problems, connections }
+  --json          the result as JSON: { valid, problems, mappings, connections }
   -h, --help      this help
 
 Exit codes: 0 valid (and every connection works), 1 a problem or a failed
@@ -89,6 +92,22 @@ export async function checkConnections(project: Project, timeoutMs: number): Pro
   return results;
 }
 
+/** Every mapping of a project (topics, flow filters, maps and write-backs, erasure maps), each once. */
+function projectMappings(project: Project): Mapping[] {
+  const all: Array<Mapping | undefined> = [];
+  for (const s of project.systems.values()) for (const t of s.topics.values()) all.push(t.mapping);
+  for (const f of project.flows.values()) all.push(f.filter, f.map, f.writeback);
+  for (const e of project.privacy.erasure.values()) all.push(e.map);
+  return [...new Set(all.filter((m): m is Mapping => m !== undefined))];
+}
+
+/** Which mappings run compiled to JavaScript and which in the JSONata interpreter, and why (src/mapping/compiled/). */
+export function mappingSummary(project: Project): { compiled: number; interpreted: Array<{ source: string; why: string }> } {
+  const mappings = projectMappings(project);
+  const interpreted = mappings.filter((m) => !m.compiled).map((m) => ({ source: m.source, why: m.notCompiledBecause ?? 'not compiled' }));
+  return { compiled: mappings.length - interpreted.length, interpreted };
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values } = parseCommand('validate', argv, {
     project: { type: 'string' },
@@ -111,11 +130,17 @@ async function run(argv: string[]): Promise<number> {
   }
   const connections = values['check-connections'] ? await checkConnections(project, timeoutMs) : undefined;
   const failed = connections?.filter((c) => !c.ok) ?? [];
+  const mappings = mappingSummary(project);
   if (values.json) {
-    printJson({ valid: true, project: project.file, systems: project.systems.size, flows: project.flows.size, problems: [], ...(connections ? { connections } : {}) });
+    printJson({ valid: true, project: project.file, systems: project.systems.size, flows: project.flows.size, mappings, problems: [], ...(connections ? { connections } : {}) });
     return failed.length ? EXIT.problem : EXIT.ok;
   }
   print(`${relative(process.cwd(), project.file) || project.file}: valid (${plural(project.systems.size, 'system')}, ${plural(project.flows.size, 'flow')})`);
+  const total = mappings.compiled + mappings.interpreted.length;
+  if (total > 0) {
+    print(`mappings: ${mappings.compiled} of ${total} compiled to JavaScript${mappings.interpreted.length ? '; in the JSONata interpreter (same results, slower):' : ''}`);
+    for (const m of mappings.interpreted) print(`  ${relative(process.cwd(), m.source) || m.source}: ${m.why}`);
+  }
   if (connections) {
     print();
     process.stdout.write(
