@@ -41,6 +41,9 @@ export function leaseMsFor(project: Project, flow: string, graceMs: number): num
 /** The default grace: a result commits within 5 s of its call ending, or another worker may take the delivery. */
 export const DEFAULT_LEASE_GRACE_MS = 5000;
 
+/** Results' commits claim at least this often even when nothing said deliveries were queued (retries falling due). */
+const CLAIM_AT_LEAST_EVERY_MS = 50;
+
 /** How often the circuits are read again for handoffs (another process may have opened one). */
 const CIRCUIT_REFRESH_MS = 2000;
 
@@ -85,6 +88,11 @@ export class DeliveryWorker {
   private lastClaimFull = false;
   /** When results were last committed (and the commit claimed more). */
   private lastCommitAt = 0;
+  /** When a claim last ran, and whether deliveries were queued since (or it filled every slot). */
+  private lastClaimAt = 0;
+  private claimWanted = true;
+  /** Signals so far: a claim that began before the last one cannot have seen what it announced. */
+  private signals = 0;
   /** Per destination without a configured concurrency: the limit found so far. */
   private readonly limits = new Map<string, AdaptiveLimit>();
   /** Per destination: deliveries of this process from launch until their result is committed. */
@@ -155,8 +163,15 @@ export class DeliveryWorker {
     });
   }
 
-  /** New deliveries were queued, or a lane was freed: look now. */
+  /** New deliveries were queued (or replayed): look now. */
   signal(): void {
+    this.signals++;
+    this.claimWanted = true;
+    this.poke();
+  }
+
+  /** A lane was freed: the loop looks again (at whatever a claim may find). */
+  private poke(): void {
     this.pendingSignal = true;
     this.wake?.();
   }
@@ -243,6 +258,7 @@ export class DeliveryWorker {
 
   private async claim(room: number): Promise<number> {
     const project = this.o.project();
+    const signalsBefore = this.signals;
     this.reserved += room;
     let r: ClaimResult;
     try {
@@ -250,12 +266,16 @@ export class DeliveryWorker {
     } finally {
       this.reserved -= room;
     }
-    this.started(r, project);
+    this.started(r, project, signalsBefore);
     return r.claimed.length;
   }
 
-  private started(r: ClaimResult, project: Project): void {
+  private started(r: ClaimResult, project: Project, signalsBefore: number): void {
     this.lastClaimFull = r.full;
+    this.lastClaimAt = performance.now();
+    // A claim that filled every slot it had may have left more behind, and one that began before
+    // the last signal may have looked before those deliveries were committed.
+    this.claimWanted = r.full || this.signals !== signalsBefore;
     if (r.superseded) this.o.metrics.deliveries.inc({ system: '(any)', flow: '(any)', outcome: 'superseded' }, r.superseded);
     // A system probing its circuit takes no handoffs until the probe's result closes it.
     for (const system of r.probing) this.grants.circuit(system, false);
@@ -318,9 +338,14 @@ export class DeliveryWorker {
     // and the normalizer, so each wait can be a whole normalize batch). It goes ahead of intake
     // and normalize batches waiting for the connection: its deliveries are done, and until it
     // commits they are neither acknowledged nor replaced by new ones.
-    const room = this.running ? Math.max(0, this.room() + batch.length) : 0;
+    // Only while something may wait: deliveries were queued since the last claim, it filled every slot,
+    // or a while has passed (retries fall due without anyone saying so). With handoffs most commits
+    // have nothing to claim, and the query would hold the write lock for nothing.
+    const claimNow = this.claimWanted || performance.now() - this.lastClaimAt >= CLAIM_AT_LEAST_EVERY_MS;
+    const room = this.running && claimNow ? Math.max(0, this.room() + batch.length) : 0;
     let outcome: CompleteOutcome | undefined;
     let next: ClaimResult | undefined;
+    const signalsBefore = this.signals;
     this.reserved += room;
     try {
       await this.o.db.tx(async (q) => {
@@ -331,7 +356,7 @@ export class DeliveryWorker {
       // Nothing of the batch was committed; the leases expire and the deliveries run again (same idempotency keys).
       this.o.log.error({ err: errorMessage(e), count: batch.length }, 'recording delivery results failed; they will be retried when their leases expire');
       this.finished(batch, project, false);
-      this.signal();
+      this.poke();
       return;
     } finally {
       this.reserved -= room;
@@ -339,8 +364,8 @@ export class DeliveryWorker {
     this.lastCommitAt = performance.now();
     this.finished(batch, project, true);
     this.report(outcome!);
-    if (next) this.started(next, project);
-    this.signal();
+    if (next) this.started(next, project, signalsBefore);
+    this.poke();
   }
 
   /** A claim inside the commit's transaction, behind a savepoint: if it fails, the results still commit. */

@@ -183,7 +183,7 @@ describe('the operator dashboard', () => {
     const graceId = await orderId(grace!.id);
     await page.locator(`tbody tr.fresh:has(a[href*="${graceId}"])`).first().waitFor({ timeout: WAIT });
     // Filters narrow it to one system.
-    await page.getByLabel('System').selectOption('erp');
+    await page.getByLabel('System', { exact: true }).selectOption('erp');
     await page.locator('tbody tr').first().waitFor({ timeout: WAIT });
     const shown = await page.locator('tbody tr td:nth-child(3)').allInnerTexts();
     assert.ok(shown.length > 0 && shown.every((s) => s.includes('erp')), shown.join('\n'));
