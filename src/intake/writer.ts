@@ -13,7 +13,6 @@ export interface IntakeMessage extends NewInboxMessage {
   payload?: unknown;
 }
 
-
 /**
  * Normalizing at intake (the normalizer's inline methods): prepared before
  * the transaction, accepted or not at its start, done after the write.
@@ -62,7 +61,6 @@ export class InboxWriter {
   private queue: Waiting[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
-
   private readonly maxBatch: number;
 
   constructor(
