@@ -174,24 +174,14 @@ function aggregate(name: 'sum' | 'max' | 'min' | 'average'): Builtin {
   };
 }
 
-function stringToString(f: (s: string) => string): Builtin {
+/** A one-argument built-in whose argument must be of one type (or nothing, which gives nothing). */
+function unary<T>(arg: (v: unknown) => T | undefined, f: (x: T) => unknown): Builtin {
   return {
     min: 1,
     max: 1,
     call([v]) {
-      const s = stringArg(v);
-      return s === undefined ? undefined : f(s);
-    },
-  };
-}
-
-function numberToNumber(f: (n: number) => number): Builtin {
-  return {
-    min: 1,
-    max: 1,
-    call([v]) {
-      const n = numberArg(v);
-      return n === undefined ? undefined : f(n);
+      const x = arg(v);
+      return x === undefined ? undefined : f(x);
     },
   };
 }
@@ -265,23 +255,13 @@ const FAST: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
       },
     },
   ],
-  ['floor', numberToNumber(Math.floor)],
-  ['ceil', numberToNumber(Math.ceil)],
-  ['abs', numberToNumber(Math.abs)],
-  ['uppercase', stringToString((s) => s.toUpperCase())],
-  ['lowercase', stringToString((s) => s.toLowerCase())],
-  ['trim', stringToString(trim)],
-  [
-    'length',
-    {
-      min: 1,
-      max: 1,
-      call([v]) {
-        const s = stringArg(v);
-        return s === undefined ? undefined : codePoints(s).length;
-      },
-    },
-  ],
+  ['floor', unary(numberArg, Math.floor)],
+  ['ceil', unary(numberArg, Math.ceil)],
+  ['abs', unary(numberArg, Math.abs)],
+  ['uppercase', unary(stringArg, (s) => s.toUpperCase())],
+  ['lowercase', unary(stringArg, (s) => s.toLowerCase())],
+  ['trim', unary(stringArg, trim)],
+  ['length', unary(stringArg, (s) => codePoints(s).length)],
   [
     'substring',
     {

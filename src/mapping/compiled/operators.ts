@@ -55,17 +55,15 @@ export function compileBinary(n: AstNode, scope: Scope): Ev {
     case '%':
       return numeric(op, lhs, rhs);
     case '=':
+    case '!=': {
+      // Nothing on either side is never equal nor unequal.
+      const equal = op === '=';
       return (input, env) => {
         const l = lhs(input, env);
         const r = rhs(input, env);
-        return l !== undefined && r !== undefined && isDeepEqual(l, r);
+        return l !== undefined && r !== undefined && isDeepEqual(l, r) === equal;
       };
-    case '!=':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        return l !== undefined && r !== undefined && !isDeepEqual(l, r);
-      };
+    }
     case '<':
     case '<=':
     case '>':
@@ -89,44 +87,24 @@ export function compileBinary(n: AstNode, scope: Scope): Ev {
   }
 }
 
+const ARITHMETIC: Record<'+' | '-' | '*' | '/' | '%', (a: number, b: number) => number> = {
+  '+': (a, b) => a + b,
+  '-': (a, b) => a - b,
+  '*': (a, b) => a * b,
+  '/': (a, b) => a / b,
+  '%': (a, b) => a % b,
+};
+
+/** The interpreter's evaluateNumericExpression: numbers or nothing on either side; anything else is its error (T2001/T2002). */
 function numeric(op: '+' | '-' | '*' | '/' | '%', lhs: Ev, rhs: Ev): Ev {
-  const check = (l: unknown, r: unknown): boolean => {
+  const apply = ARITHMETIC[op];
+  return (input, env) => {
+    const l = lhs(input, env);
+    const r = rhs(input, env);
     if (l !== undefined && !isNumeric(l)) bail('arithmetic on a value that is not a number (T2001)');
     if (r !== undefined && !isNumeric(r)) bail('arithmetic on a value that is not a number (T2002)');
-    return l !== undefined && r !== undefined;
+    return l === undefined || r === undefined ? undefined : apply(l, r);
   };
-  switch (op) {
-    case '+':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        return check(l, r) ? (l as number) + (r as number) : undefined;
-      };
-    case '-':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        return check(l, r) ? (l as number) - (r as number) : undefined;
-      };
-    case '*':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        return check(l, r) ? (l as number) * (r as number) : undefined;
-      };
-    case '/':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        return check(l, r) ? (l as number) / (r as number) : undefined;
-      };
-    case '%':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        return check(l, r) ? (l as number) % (r as number) : undefined;
-      };
-  }
 }
 
 function comparison(op: '<' | '<=' | '>' | '>=', lhs: Ev, rhs: Ev): Ev {
