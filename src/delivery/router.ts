@@ -76,7 +76,7 @@ export function createRouter(project: () => Project, onQueued: () => void = () =
           target.giveBack([{ system: flow.system }]);
           throw e;
         }
-        dataJson ??= JSON.stringify(record.data);
+        dataJson ??= change.dataJson ?? JSON.stringify(record.data);
         change.handoffs.push({
           id,
           flow: flow.name,

@@ -54,6 +54,8 @@ export interface ChangeEvent {
   system: string;
   traceId: string;
   at: number;
+  /** The record's data as stored for this version (JSON text), when the writer has it. */
+  dataJson?: string | undefined;
   /**
    * Where the router puts deliveries it hands off to this process's worker
    * (src/delivery/handoff.ts), for the writer to send once its transaction
@@ -161,9 +163,10 @@ export async function applyWrite(q: Queryable, w: RecordWrite, ctx: WriteContext
     createdAt: now,
     updatedAt: now,
   };
-  await insertRecord(q, created);
+  const json = JSON.stringify(created.data);
+  await insertRecord(q, created, json);
   await insertXref(q, w.entity, created.id, w.system, w.externalId, now);
-  return finish(q, w, ctx, created, 'created', now);
+  return finish(q, w, ctx, created, 'created', now, json);
 }
 
 async function writeVersion(
@@ -176,12 +179,14 @@ async function writeVersion(
   now: number,
 ): Promise<WriteOutcome> {
   const record: StoredRecord = { ...next, version: prev.version + 1, updatedBy: w.system, updatedAt: Math.max(now, prev.updatedAt) };
-  await updateRecord(q, record, prev.version);
-  return finish(q, w, ctx, record, kind, now);
+  const json = JSON.stringify(record.data);
+  await updateRecord(q, record, prev.version, json);
+  return finish(q, w, ctx, record, kind, now, json);
 }
 
-async function finish(q: Queryable, w: RecordWrite, ctx: WriteContext, record: StoredRecord, kind: ChangeKind, now: number): Promise<WriteOutcome> {
-  await insertHistory(q, record.id, { version: record.version, kind, system: w.system, traceId: w.traceId, at: now, hash: record.hash, data: record.data });
+/** The version's history row, its change, its listeners; `json` is `record.data` as JSON (stringified once per version). */
+async function finish(q: Queryable, w: RecordWrite, ctx: WriteContext, record: StoredRecord, kind: ChangeKind, now: number, json: string): Promise<WriteOutcome> {
+  await insertHistory(q, record.id, { version: record.version, kind, system: w.system, traceId: w.traceId, at: now, hash: record.hash, data: record.data }, json);
   const changeId = await insertChange(q, {
     recordId: record.id,
     entity: record.entity,
@@ -192,7 +197,7 @@ async function finish(q: Queryable, w: RecordWrite, ctx: WriteContext, record: S
     inboxId: w.inboxId,
     at: now,
   });
-  if (ctx.onChange) await ctx.onChange(q, { id: changeId, kind, system: w.system, traceId: w.traceId, at: now, handoffs: ctx.handoffs }, record);
+  if (ctx.onChange) await ctx.onChange(q, { id: changeId, kind, system: w.system, traceId: w.traceId, at: now, dataJson: json, handoffs: ctx.handoffs }, record);
   return { outcome: kind, recordId: record.id, version: record.version, changeId };
 }
 

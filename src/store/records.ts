@@ -51,19 +51,20 @@ export async function getRecord(q: Queryable, id: string, options: { forUpdate?:
   return r ? fromRow(r) : undefined;
 }
 
-export async function insertRecord(q: Queryable, r: StoredRecord): Promise<void> {
+/** `dataJson`: `r.data` as JSON, when the caller has it already (one record version's data is written to two tables). */
+export async function insertRecord(q: Queryable, r: StoredRecord, dataJson = JSON.stringify(r.data)): Promise<void> {
   await q.run(
     `INSERT INTO records (id, entity, version, data, hash, owner, updated_by, deleted, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [r.id, r.entity, r.version, JSON.stringify(r.data), r.hash, r.owner, r.updatedBy, r.deleted ? 1 : 0, r.createdAt, r.updatedAt],
+    [r.id, r.entity, r.version, dataJson, r.hash, r.owner, r.updatedBy, r.deleted ? 1 : 0, r.createdAt, r.updatedAt],
   );
 }
 
 /** Writes a new version; `expectedVersion` guards against a lost update. */
-export async function updateRecord(q: Queryable, r: StoredRecord, expectedVersion: number): Promise<void> {
+export async function updateRecord(q: Queryable, r: StoredRecord, expectedVersion: number, dataJson = JSON.stringify(r.data)): Promise<void> {
   const res = await q.run(
     `UPDATE records SET version = ?, data = ?, hash = ?, updated_by = ?, deleted = ?, updated_at = ? WHERE id = ? AND version = ?`,
-    [r.version, JSON.stringify(r.data), r.hash, r.updatedBy, r.deleted ? 1 : 0, r.updatedAt, r.id, expectedVersion],
+    [r.version, dataJson, r.hash, r.updatedBy, r.deleted ? 1 : 0, r.updatedAt, r.id, expectedVersion],
   );
   if (res.changes !== 1) throw new Error(`record ${r.id} changed concurrently (expected version ${expectedVersion})`);
 }
@@ -82,10 +83,11 @@ export async function insertHistory(
   q: Queryable,
   recordId: string,
   e: HistoryEntry,
+  dataJson = JSON.stringify(e.data),
 ): Promise<void> {
   await q.run(
     `INSERT INTO record_history (record_id, version, data, hash, kind, system, trace_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    [recordId, e.version, JSON.stringify(e.data), e.hash, e.kind, e.system, e.traceId, e.at],
+    [recordId, e.version, dataJson, e.hash, e.kind, e.system, e.traceId, e.at],
   );
 }
 
